@@ -1,0 +1,33 @@
+# Shared helpers for the build scripts: progress lines, timing and errors.
+# shellcheck shell=bash
+
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+step() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+# timed LABEL CMD...: run CMD, then say how long it took.
+timed() {
+    local label=$1; shift
+    local t0=$SECONDS
+    step "$label ..."
+    "$@"
+    step "$label done in $((SECONDS - t0)) s"
+}
+
+# Project root, build directory and the cache kept outside the repository.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+CACHE=${DSMVM_CACHE:-/var/cache/dsmvm}
+
+# hash_inputs FILE_OR_DIR...: a stable hash of the contents of everything given.
+hash_inputs() {
+    local p
+    for p in "$@"; do
+        if [ -d "$p" ]; then
+            (cd "$p" && find . -type f ! -name '*~' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+        elif [ -e "$p" ]; then
+            sha256sum "$p"
+        else
+            echo "absent $p"
+        fi
+    done | sha256sum | cut -c1-16
+}
