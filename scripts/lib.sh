@@ -9,7 +9,7 @@ timed() {
     local label=$1; shift
     local t0=$SECONDS
     step "$label ..."
-    "$@"
+    "$@" || { local rc=$?; printf '\033[1;31m==>\033[0m %s failed after %d s\n' "$label" $((SECONDS - t0)) >&2; return $rc; }
     step "$label done in $((SECONDS - t0)) s"
 }
 
@@ -23,7 +23,7 @@ hash_inputs() {
     local p
     for p in "$@"; do
         if [ -d "$p" ]; then
-            (cd "$p" && find . -type f ! -name '*~' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+            (cd "$p" && find . \( -name build -o -name .git \) -prune -o -type f ! -name '*~' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
         elif [ -e "$p" ]; then
             sha256sum "$p"
         else

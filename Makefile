@@ -1,0 +1,52 @@
+# dsmvm: a distributed hypervisor. `make run` boots the tuned guest, `make test` tests it all.
+# Big outputs (QEMU, kernels) are cached outside the repository by scripts/*.sh, keyed by
+# a hash of their inputs, so these targets are cheap when nothing changed.
+SHELL := /bin/bash
+BUILD := build
+
+.PHONY: all deps qemu guest guest-stock guest-tuned initramfs dsm run test test-unit \
+        test-integration bench clean distclean help
+
+all: qemu guest initramfs dsm
+
+help:
+	@echo "make deps        install Debian packages (root)"
+	@echo "make             build QEMU, the stock and tuned guest kernels, the initramfs, host/dsm"
+	@echo "make run         boot the tuned guest (WORKLOAD=name, default hello)"
+	@echo "make test        unit and integration tests"
+	@echo "make bench       benchmarks (host/dsm)"
+
+deps:
+	@bash scripts/deps.sh
+
+qemu:
+	@bash scripts/build-qemu.sh
+
+guest: guest-stock guest-tuned
+guest-stock:
+	@bash scripts/build-guest.sh stock
+guest-tuned:
+	@bash scripts/build-guest.sh tuned
+
+initramfs:
+	@bash scripts/build-initramfs.sh
+
+dsm:
+	@if [ -f host/dsm/Makefile ]; then $(MAKE) -s -C host/dsm all; fi
+
+WORKLOAD ?= hello
+run: qemu guest-tuned initramfs
+	@bash scripts/run-guest.sh --variant tuned --workload $(WORKLOAD)
+
+test: all
+	@bash tests/run-all.sh
+
+bench: dsm
+	@$(MAKE) -s -C host/dsm bench
+
+clean:
+	rm -rf $(BUILD)
+
+# Also drops the build cache kept outside the repository.
+distclean: clean
+	rm -rf $${DSMVM_CACHE:-/var/cache/dsmvm}

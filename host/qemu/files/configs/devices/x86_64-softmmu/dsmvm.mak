@@ -1,0 +1,19 @@
+# Device set of dsmvm's QEMU: the i440FX PC and what its guests use, nothing more,
+# so that a clean build stays short. Selected with --with-devices-x86_64=dsmvm.
+CONFIG_I440FX=y
+CONFIG_ISAPC=n
+CONFIG_Q35=n
+CONFIG_MICROVM=n
+CONFIG_NITRO_ENCLAVE=n
+CONFIG_PCI_DEVICES=n
+CONFIG_HPET=y
+CONFIG_VIRTIO_PCI=y
+CONFIG_VIRTIO_BLK=y
+CONFIG_VIRTIO_SERIAL=n
+CONFIG_ISA_DEBUG=y
+CONFIG_FDC=n
+CONFIG_HYPERV=n
+CONFIG_SGX=n
+CONFIG_SEV=n
+CONFIG_VTD=n
+CONFIG_AMD_IOMMU=n
