@@ -1,0 +1,141 @@
+/* dsm_internal.h - state shared by the library's files (not public). */
+#ifndef DSM_INTERNAL_H
+#define DSM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "dsm.h"
+#include "proto.h"
+#include "transport.h"
+
+/* Local page states (the host page table mirrors them). */
+enum dsm_page_state {
+    DSM_PS_INVALID = 0,   /* absent: any access faults (MISSING) */
+    DSM_PS_SHARED,        /* present, write-protected */
+    DSM_PS_MODIFIED,      /* present, writable; this node is the owner */
+};
+
+enum dsm_pending { DSM_PEND_NONE = 0, DSM_PEND_READ, DSM_PEND_WRITE };
+
+struct dsm_page {
+    uint8_t state;
+    uint8_t pending;      /* a request for this page is in flight */
+    uint8_t policy;       /* enum dsm_policy */
+    uint8_t pad[5];
+    uint64_t fault_start_ns;
+};
+
+/* A request being served, or queued, by the page's manager. */
+struct dsm_mop {
+    uint8_t type;         /* DSM_MSG_READ_REQ / WRITE_REQ / WU_REQ */
+    uint8_t requester;
+    uint8_t remote;       /* another node had to take part */
+    uint8_t fetched;      /* WU: content is in data */
+    int acks;             /* INV_ACK / WU_ACK still expected */
+    uint32_t wu_off, wu_len;
+    struct dsm_mop *next;
+    uint8_t *data;        /* WU: the new page content (DSM_PAGE_SIZE) */
+};
+
+#define DSM_NO_OWNER (-1)
+
+/* Manager view of a page this node manages (page % n == self). */
+struct dsm_mpage {
+    int8_t owner;         /* node holding the valid copy, or DSM_NO_OWNER (zero page) */
+    uint8_t pad[7];
+    uint64_t copyset;     /* nodes holding Shared copies */
+    struct dsm_mop *op;   /* current request (head), others queued behind via next */
+    struct dsm_mop *tail;
+};
+
+struct dsm_region {
+    uint8_t *base;
+    size_t size;
+    uint64_t first_page;
+    uint64_t npages;
+};
+
+struct dsm_local_msg {
+    struct dsm_local_msg *next;
+    struct dsm_msg_hdr h;
+    uint8_t payload[];
+};
+
+#define DSM_MAX_TRACKED 256
+
+struct dsm {
+    struct dsm_config cfg;
+    struct dsm_callbacks cb;
+    int self, n;
+    char shm_name[128];
+    char **tcp_addrs;
+    uint8_t *secret;
+
+    struct dsm_region regions[DSM_MAX_REGIONS];
+    int nregions;
+    uint64_t total_pages;
+    struct dsm_page *pages;
+    struct dsm_mpage *mpages;          /* index page / n */
+    uint64_t nmpages;
+
+    pthread_mutex_t lock;              /* protects all protocol state */
+    pthread_cond_t cond;               /* barrier / write-update / bye / ping waiters */
+    struct dsm_local_msg *lq_head, *lq_tail;  /* messages to self */
+
+    int uffd;
+    int has_wp_unpopulated;
+    int wake_fd;                        /* eventfd: stop or failure to report */
+    pthread_t fault_thread;
+    int started;
+    atomic_int stopping;
+
+    struct dsm_transport *tr;
+
+    /* in-flight local requests, for timeouts and failure reports */
+    uint64_t tracked[DSM_MAX_TRACKED];
+    int ntracked;
+
+    atomic_uint_fast64_t failed_mask;   /* peers that died or misbehaved */
+    atomic_uint_fast64_t reported_mask; /* failures already passed to the callback */
+    atomic_uint_fast64_t bye_mask;      /* peers that left in order */
+    char fail_reason[DSM_MAX_NODES][192];
+
+    uint64_t barrier_epoch, barrier_released;
+    int barrier_count[2];
+
+    pthread_mutex_t wu_serial;          /* one dsm_write_update in flight per node */
+    int wu_done;
+
+    uint64_t ping_seq_rx;
+
+    struct dsm_stats stats;             /* updated with relaxed atomics */
+};
+
+#define DSM_STAT_ADD(d, field, v) \
+    __atomic_fetch_add(&(d)->stats.field, (uint64_t)(v), __ATOMIC_RELAXED)
+
+/* log.c */
+void dsm_logf(struct dsm *d, enum dsm_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* stats.c */
+void dsm_stats_record_latency(struct dsm *d, uint64_t ns);
+uint64_t dsm_now_ns(void);
+
+/* ivy.c: protocol; callers hold d->lock unless noted */
+uint64_t dsm_page_index(struct dsm *d, const void *addr, int *ok);
+uint8_t *dsm_page_addr(struct dsm *d, uint64_t page);
+void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write);
+int dsm_dispatch(struct dsm *d, int src, const struct dsm_msg_hdr *h, const void *payload,
+                 char *err, size_t errlen);
+void dsm_drain_local(struct dsm *d);
+void dsm_send(struct dsm *d, int dst, unsigned type, uint64_t page, uint64_t arg,
+              uint32_t flags, const void *payload, uint32_t len);
+void dsm_mark_failed(struct dsm *d, int node, const char *reason);  /* any thread */
+
+/* dsm.c: for the bench (transport round trip with a 4 KiB reply); ns or -1 */
+int64_t dsm_ping(struct dsm *d, int node, uint32_t reply_len);
+
+#endif

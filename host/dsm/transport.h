@@ -1,0 +1,69 @@
+/* transport.h - message transports behind one interface.
+ *
+ * A transport connects this node to every peer (running the handshake),
+ * sends framed messages, and runs its own receive thread that hands each
+ * complete frame to hooks.deliver() with the payload still in the
+ * transport's buffer (valid only during the call: the receiver installs
+ * pages straight from it).  deliver() returning -1 means "malformed":
+ * the transport closes that peer and reports it through peer_down().
+ */
+#ifndef DSM_TRANSPORT_H
+#define DSM_TRANSPORT_H
+
+#include <stddef.h>
+
+#include "handshake.h"
+#include "proto.h"
+
+struct dsm_transport;
+
+struct dsm_transport_hooks {
+    void *ctx;
+    int (*deliver)(void *ctx, int src, const struct dsm_msg_hdr *h, const void *payload,
+                   char *err, size_t errlen);
+    void (*peer_down)(void *ctx, int peer, const char *reason);
+    void (*log)(void *ctx, int level, const char *msg);
+};
+
+struct dsm_transport_ops {
+    const char *name;
+    /* Connect and authenticate every peer, then start receiving. */
+    int (*start)(struct dsm_transport *t, char *err, size_t errlen);
+    /* Sends header + h->payload_len bytes of payload; thread-safe.
+     * 0, or -1 if the peer is gone (peer_down is reported once). */
+    int (*send)(struct dsm_transport *t, int dst, const struct dsm_msg_hdr *h,
+                const void *payload);
+    /* Stops receiving and closes every connection. */
+    void (*stop)(struct dsm_transport *t);
+    void (*destroy)(struct dsm_transport *t);
+};
+
+struct dsm_transport_params {
+    struct dsm_hs_params hs;
+    int connect_timeout_ms;
+    int io_timeout_ms;               /* bound on a blocked send */
+    /* TCP */
+    const char *const *tcp_addrs;
+    int tcp_listen_fd;
+    /* SHM */
+    const char *shm_name;
+    unsigned shm_spin_ns;
+};
+
+struct dsm_transport {
+    const struct dsm_transport_ops *ops;
+    struct dsm_transport_hooks hooks;
+    struct dsm_transport_params params;
+};
+
+struct dsm_transport *dsm_transport_tcp_new(const struct dsm_transport_params *p,
+                                            const struct dsm_transport_hooks *hooks);
+struct dsm_transport *dsm_transport_shm_new(const struct dsm_transport_params *p,
+                                            const struct dsm_transport_hooks *hooks);
+
+/* Helpers for transports. */
+void dsm_transport_logf(struct dsm_transport *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+long long dsm_now_ms(void);
+
+#endif

@@ -1,0 +1,511 @@
+/* transport_tcp.c - framed messages over TCP, one connection per node pair.
+ *
+ * Node i connects to every j < i and accepts every j > i.  Sends are
+ * blocking writev() calls (bounded by SO_SNDTIMEO) under a per-peer lock;
+ * one receive thread blocks in epoll_wait() over all peers and parses as
+ * many frames as each recv() returned.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport.h"
+
+#define TCP_RBUF_SIZE (512u * 1024u)
+#define TCP_SOCKBUF   (4 * 1024 * 1024)
+
+struct tcp_peer {
+    int fd;
+    atomic_int alive;
+    pthread_mutex_t send_lock;
+    uint8_t *rbuf;
+    size_t rlen;
+};
+
+struct tcp_transport {
+    struct dsm_transport base;
+    int listen_fd;
+    int epfd;
+    int stop_fd;
+    pthread_t rx_thread;
+    int rx_started;
+    atomic_int stopping;
+    struct tcp_peer peers[DSM_MAX_NODES];
+};
+
+static int split_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (!colon || (size_t)(colon - addr) >= hostlen || strlen(colon + 1) >= portlen) {
+        return -1;
+    }
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = 0;
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+static int resolve(const char *addr, struct addrinfo **res, char *err, size_t errlen)
+{
+    char host[256], port[32];
+    struct addrinfo hints;
+    if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
+        snprintf(err, errlen, "bad address '%s' (want host:port)", addr ? addr : "(null)");
+        return -1;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, port, &hints, res);
+    if (rc) {
+        snprintf(err, errlen, "cannot resolve '%s': %s", addr, gai_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static void set_timeouts(int fd, int ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static void tune_socket(int fd)
+{
+    int one = 1, sz = TCP_SOCKBUF;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+static int hs_send(void *opaque, const void *buf, size_t len)
+{
+    int fd = *(int *)opaque;
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return -1;
+        }
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+static int hs_recv(void *opaque, void *buf, size_t len)
+{
+    int fd = *(int *)opaque;
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t r = recv(fd, p, len, 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return -1;
+        }
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+static int open_listener(struct tcp_transport *t, char *err, size_t errlen)
+{
+    const struct dsm_transport_params *p = &t->base.params;
+    if (p->tcp_listen_fd >= 0) {
+        t->listen_fd = p->tcp_listen_fd;
+        return 0;
+    }
+    struct addrinfo *ai;
+    if (resolve(p->tcp_addrs[p->hs.self], &ai, err, errlen) < 0) {
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", p->tcp_addrs[p->hs.self],
+                 strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    t->listen_fd = fd;
+    return 0;
+}
+
+static int connect_peer(struct tcp_transport *t, int j, long long deadline, char *err,
+                        size_t errlen)
+{
+    const struct dsm_transport_params *p = &t->base.params;
+    struct addrinfo *ai;
+    if (resolve(p->tcp_addrs[j], &ai, err, errlen) < 0) {
+        return -1;
+    }
+    int fd = -1;
+    for (;;) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            snprintf(err, errlen, "socket: %s", strerror(errno));
+            break;
+        }
+        tune_socket(fd);
+        set_timeouts(fd, p->connect_timeout_ms);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            break;
+        }
+        int e = errno;
+        close(fd);
+        fd = -1;
+        if (dsm_now_ms() >= deadline) {
+            snprintf(err, errlen, "cannot connect to node %d at %s within %d ms: %s", j,
+                     p->tcp_addrs[j], p->connect_timeout_ms, strerror(e));
+            break;
+        }
+        /* The peer is not listening yet: setup-time retry, not a data path. */
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        return -1;
+    }
+    struct dsm_hs_io io = { &fd, hs_send, hs_recv };
+    char why[256];
+    if (dsm_handshake(&p->hs, &io, j, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "handshake with node %d (%s): %s", j, p->tcp_addrs[j], why);
+        close(fd);
+        return -1;
+    }
+    t->peers[j].fd = fd;
+    return 0;
+}
+
+static int accept_peer(struct tcp_transport *t, long long deadline, char *err, size_t errlen)
+{
+    const struct dsm_transport_params *p = &t->base.params;
+    for (;;) {
+        long long left = deadline - dsm_now_ms();
+        if (left <= 0) {
+            snprintf(err, errlen, "timed out after %d ms waiting for higher-numbered nodes "
+                     "to connect", p->connect_timeout_ms);
+            return -1;
+        }
+        struct pollfd pfd = { t->listen_fd, POLLIN, 0 };
+        int r = poll(&pfd, 1, (int)left);
+        if (r <= 0) {
+            continue;
+        }
+        int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        tune_socket(fd);
+        set_timeouts(fd, p->connect_timeout_ms);
+        struct dsm_hs_io io = { &fd, hs_send, hs_recv };
+        char why[256];
+        int peer = dsm_handshake(&p->hs, &io, -1, why, sizeof(why));
+        if (peer < 0) {
+            snprintf(err, errlen, "handshake with an incoming connection: %s", why);
+            close(fd);
+            return -1;
+        }
+        if (peer < p->hs.self || t->peers[peer].fd >= 0) {
+            snprintf(err, errlen, "node %d connected unexpectedly (duplicate or wrong direction)",
+                     peer);
+            close(fd);
+            return -1;
+        }
+        t->peers[peer].fd = fd;
+        return 0;
+    }
+}
+
+static void peer_fail(struct tcp_transport *t, int j, const char *reason)
+{
+    struct tcp_peer *pe = &t->peers[j];
+    int was = atomic_exchange(&pe->alive, 0);
+    if (!was) {
+        return;
+    }
+    epoll_ctl(t->epfd, EPOLL_CTL_DEL, pe->fd, NULL);
+    shutdown(pe->fd, SHUT_RDWR);   /* fd itself is closed in stop() */
+    if (!atomic_load(&t->stopping)) {
+        t->base.hooks.peer_down(t->base.hooks.ctx, j, reason);
+    }
+}
+
+static void read_peer(struct tcp_transport *t, int j)
+{
+    struct tcp_peer *pe = &t->peers[j];
+    char err[256];
+    while (atomic_load(&pe->alive)) {
+        ssize_t r = recv(pe->fd, pe->rbuf + pe->rlen, TCP_RBUF_SIZE - pe->rlen, MSG_DONTWAIT);
+        if (r == 0) {
+            peer_fail(t, j, "connection closed by peer");
+            return;
+        }
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return;
+            }
+            snprintf(err, sizeof(err), "receive error: %s", strerror(errno));
+            peer_fail(t, j, err);
+            return;
+        }
+        pe->rlen += (size_t)r;
+        size_t off = 0;
+        for (;;) {
+            long flen = dsm_frame_length(pe->rbuf + off, pe->rlen - off, err, sizeof(err));
+            if (flen == 0) {
+                break;
+            }
+            char why[300];
+            if (flen < 0) {
+                snprintf(why, sizeof(why), "malformed frame: %s", err);
+                peer_fail(t, j, why);
+                return;
+            }
+            struct dsm_msg_hdr h;
+            memcpy(&h, pe->rbuf + off, sizeof(h));
+            if (t->base.hooks.deliver(t->base.hooks.ctx, j, &h, pe->rbuf + off + sizeof(h), err,
+                                      sizeof(err)) < 0) {
+                snprintf(why, sizeof(why), "malformed message: %s", err);
+                peer_fail(t, j, why);
+                return;
+            }
+            off += (size_t)flen;
+        }
+        if (off) {
+            memmove(pe->rbuf, pe->rbuf + off, pe->rlen - off);
+            pe->rlen -= off;
+        }
+    }
+}
+
+static void *tcp_rx_main(void *arg)
+{
+    struct tcp_transport *t = arg;
+    struct epoll_event evs[64];
+    for (;;) {
+        int n = epoll_wait(t->epfd, evs, 64, -1);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            dsm_transport_logf(&t->base, DSM_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+            return NULL;
+        }
+        for (int i = 0; i < n; i++) {
+            int j = (int)evs[i].data.u32;
+            if (j < 0 || j >= DSM_MAX_NODES) {
+                return NULL;   /* stop event */
+            }
+            read_peer(t, j);
+        }
+    }
+}
+
+static int tcp_start(struct dsm_transport *base, char *err, size_t errlen)
+{
+    struct tcp_transport *t = (struct tcp_transport *)base;
+    const struct dsm_transport_params *p = &base->params;
+    long long deadline = dsm_now_ms() + p->connect_timeout_ms;
+    if (p->hs.num_nodes > 1 && open_listener(t, err, errlen) < 0) {
+        return -1;
+    }
+    for (int j = 0; j < p->hs.self; j++) {
+        if (connect_peer(t, j, deadline, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    for (int j = p->hs.self + 1; j < p->hs.num_nodes; j++) {
+        if (accept_peer(t, deadline, err, errlen) < 0) {
+            return -1;
+        }
+    }
+    if (t->listen_fd >= 0) {
+        close(t->listen_fd);
+        t->listen_fd = -1;
+    }
+    t->epfd = epoll_create1(EPOLL_CLOEXEC);
+    t->stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (t->epfd < 0 || t->stop_fd < 0) {
+        snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
+        return -1;
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX };
+    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stop_fd, &ev);
+    for (int j = 0; j < p->hs.num_nodes; j++) {
+        struct tcp_peer *pe = &t->peers[j];
+        if (j == p->hs.self) {
+            continue;
+        }
+        set_timeouts(pe->fd, p->io_timeout_ms);
+        pe->rbuf = malloc(TCP_RBUF_SIZE);
+        if (!pe->rbuf) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        atomic_store(&pe->alive, 1);
+        ev.events = EPOLLIN;
+        ev.data.u32 = (uint32_t)j;
+        epoll_ctl(t->epfd, EPOLL_CTL_ADD, pe->fd, &ev);
+    }
+    if (pthread_create(&t->rx_thread, NULL, tcp_rx_main, t) != 0) {
+        snprintf(err, errlen, "cannot start receive thread");
+        return -1;
+    }
+    t->rx_started = 1;
+    return 0;
+}
+
+static int tcp_send(struct dsm_transport *base, int dst, const struct dsm_msg_hdr *h,
+                    const void *payload)
+{
+    struct tcp_transport *t = (struct tcp_transport *)base;
+    struct tcp_peer *pe = &t->peers[dst];
+    struct iovec iov[2] = {
+        { (void *)h, sizeof(*h) },
+        { (void *)payload, h->payload_len },
+    };
+    int niov = h->payload_len ? 2 : 1;
+    size_t left = sizeof(*h) + h->payload_len;
+    char why[128] = "";
+
+    pthread_mutex_lock(&pe->send_lock);
+    if (!atomic_load(&pe->alive)) {
+        pthread_mutex_unlock(&pe->send_lock);
+        return -1;
+    }
+    struct iovec *v = iov;
+    while (left) {
+        struct msghdr mh = { .msg_iov = v, .msg_iovlen = (size_t)niov };
+        ssize_t r = sendmsg(pe->fd, &mh, MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            snprintf(why, sizeof(why), "send failed: %s",
+                     (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ?
+                     "peer stopped reading (send timeout)" : strerror(errno));
+            break;
+        }
+        left -= (size_t)r;
+        while (niov && (size_t)r >= v->iov_len) {
+            r -= (ssize_t)v->iov_len;
+            v++;
+            niov--;
+        }
+        if (niov) {
+            v->iov_base = (uint8_t *)v->iov_base + r;
+            v->iov_len -= (size_t)r;
+        }
+    }
+    pthread_mutex_unlock(&pe->send_lock);
+    if (left) {
+        peer_fail(t, dst, why);
+        return -1;
+    }
+    return 0;
+}
+
+static void tcp_stop(struct dsm_transport *base)
+{
+    struct tcp_transport *t = (struct tcp_transport *)base;
+    atomic_store(&t->stopping, 1);
+    if (t->rx_started) {
+        uint64_t one = 1;
+        if (write(t->stop_fd, &one, sizeof(one)) < 0) {
+            /* cannot happen with an eventfd; the join below would then hang */
+        }
+        pthread_join(t->rx_thread, NULL);
+        t->rx_started = 0;
+    }
+    for (int j = 0; j < DSM_MAX_NODES; j++) {
+        struct tcp_peer *pe = &t->peers[j];
+        pthread_mutex_lock(&pe->send_lock);
+        atomic_store(&pe->alive, 0);
+        if (pe->fd >= 0) {
+            close(pe->fd);
+            pe->fd = -1;
+        }
+        pthread_mutex_unlock(&pe->send_lock);
+    }
+}
+
+static void tcp_destroy(struct dsm_transport *base)
+{
+    struct tcp_transport *t = (struct tcp_transport *)base;
+    tcp_stop(base);
+    for (int j = 0; j < DSM_MAX_NODES; j++) {
+        free(t->peers[j].rbuf);
+        pthread_mutex_destroy(&t->peers[j].send_lock);
+    }
+    if (t->listen_fd >= 0) {
+        close(t->listen_fd);
+    }
+    if (t->epfd >= 0) {
+        close(t->epfd);
+    }
+    if (t->stop_fd >= 0) {
+        close(t->stop_fd);
+    }
+    free(t);
+}
+
+static const struct dsm_transport_ops tcp_ops = {
+    .name = "tcp",
+    .start = tcp_start,
+    .send = tcp_send,
+    .stop = tcp_stop,
+    .destroy = tcp_destroy,
+};
+
+struct dsm_transport *dsm_transport_tcp_new(const struct dsm_transport_params *p,
+                                            const struct dsm_transport_hooks *hooks)
+{
+    struct tcp_transport *t = calloc(1, sizeof(*t));
+    if (!t) {
+        return NULL;
+    }
+    t->base.ops = &tcp_ops;
+    t->base.hooks = *hooks;
+    t->base.params = *p;
+    t->listen_fd = -1;
+    t->epfd = -1;
+    t->stop_fd = -1;
+    for (int j = 0; j < DSM_MAX_NODES; j++) {
+        t->peers[j].fd = -1;
+        pthread_mutex_init(&t->peers[j].send_lock, NULL);
+    }
+    return &t->base;
+}

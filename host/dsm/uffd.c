@@ -1,0 +1,149 @@
+/* uffd.c - userfaultfd setup and ioctls. */
+#define _GNU_SOURCE
+#include "uffd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "dsm.h"
+
+/* Newer than the installed uapi headers (Linux 6.4). */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+
+static int uffd_api(int fd, uint64_t features, uint64_t *avail)
+{
+    struct uffdio_api api = { .api = UFFD_API, .features = features };
+    if (ioctl(fd, UFFDIO_API, &api) < 0) {
+        return -1;
+    }
+    if (avail) {
+        *avail = api.features;
+    }
+    return 0;
+}
+
+int dsm_uffd_open(int *has_wp_unpopulated, char *err, size_t errlen)
+{
+    /* UFFDIO_API may be issued once per fd: probe features on a scratch fd. */
+    uint64_t avail = 0;
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(err, errlen, "userfaultfd: %s (needs CAP_SYS_PTRACE or "
+                 "vm.unprivileged_userfaultfd=1 for kernel-mode faults)", strerror(errno));
+        return -1;
+    }
+    if (uffd_api(fd, 0, &avail) < 0) {
+        snprintf(err, errlen, "UFFDIO_API: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    uint64_t want = avail & UFFD_FEATURE_WP_UNPOPULATED;
+    *has_wp_unpopulated = want != 0;
+    fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 || uffd_api(fd, want, NULL) < 0) {
+        snprintf(err, errlen, "userfaultfd/UFFDIO_API: %s", strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
+int dsm_uffd_register(int uffd, void *base, size_t len, char *err, size_t errlen)
+{
+    /* Huge pages would defeat page-granular ownership. */
+    if (madvise(base, len, MADV_NOHUGEPAGE) < 0) {
+        snprintf(err, errlen, "madvise(NOHUGEPAGE): %s", strerror(errno));
+        return -1;
+    }
+    /* Nothing is resident at start: pages arrive through faults. */
+    if (madvise(base, len, MADV_DONTNEED) < 0) {
+        snprintf(err, errlen, "madvise(DONTNEED): %s", strerror(errno));
+        return -1;
+    }
+    struct uffdio_register reg = {
+        .range = { .start = (uintptr_t)base, .len = len },
+        .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
+    };
+    if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+        snprintf(err, errlen, "UFFDIO_REGISTER(MISSING|WP) [%p, +%zu): %s", base, len,
+                 strerror(errno));
+        return -1;
+    }
+    uint64_t need = (1ull << _UFFDIO_COPY) | (1ull << _UFFDIO_WRITEPROTECT) |
+                    (1ull << _UFFDIO_WAKE);
+    if ((reg.ioctls & need) != need) {
+        snprintf(err, errlen, "kernel lacks UFFDIO_COPY/WRITEPROTECT on this memory "
+                 "(ioctls 0x%llx); anonymous private memory is required",
+                 (unsigned long long)reg.ioctls);
+        return -1;
+    }
+    return 0;
+}
+
+int dsm_uffd_unregister(int uffd, void *base, size_t len)
+{
+    struct uffdio_range r = { .start = (uintptr_t)base, .len = len };
+    return ioctl(uffd, UFFDIO_UNREGISTER, &r);
+}
+
+int dsm_uffd_install(int uffd, void *page, const void *src, int wp)
+{
+    struct uffdio_copy c = {
+        .dst = (uintptr_t)page,
+        .src = (uintptr_t)src,
+        .len = DSM_PAGE_SIZE,
+        .mode = wp ? UFFDIO_COPY_MODE_WP : 0,
+    };
+    for (;;) {
+        if (ioctl(uffd, UFFDIO_COPY, &c) == 0) {
+            return 0;
+        }
+        if (errno == EEXIST) {
+            dsm_uffd_wake(uffd, page);
+            return 1;
+        }
+        if (errno == EAGAIN && c.copy == 0) {
+            continue;   /* mm changing under us (e.g. concurrent munmap of elsewhere) */
+        }
+        return -1;
+    }
+}
+
+int dsm_uffd_wp(int uffd, void *page, int protect)
+{
+    struct uffdio_writeprotect w = {
+        .range = { .start = (uintptr_t)page, .len = DSM_PAGE_SIZE },
+        .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+    };
+    for (;;) {
+        if (ioctl(uffd, UFFDIO_WRITEPROTECT, &w) == 0) {
+            return 0;
+        }
+        if (errno != EAGAIN) {
+            return -1;
+        }
+    }
+}
+
+int dsm_uffd_wake(int uffd, void *page)
+{
+    struct uffdio_range r = { .start = (uintptr_t)page, .len = DSM_PAGE_SIZE };
+    return ioctl(uffd, UFFDIO_WAKE, &r);
+}
+
+int dsm_uffd_drop(void *page)
+{
+    return madvise(page, DSM_PAGE_SIZE, MADV_DONTNEED);
+}

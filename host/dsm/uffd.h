@@ -1,0 +1,30 @@
+/* uffd.h - thin userfaultfd wrappers for the page-state transitions. */
+#ifndef DSM_UFFD_H
+#define DSM_UFFD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Opens a userfaultfd that also catches kernel-mode accesses (no
+ * UFFD_USER_MODE_ONLY), with WP_UNPOPULATED when the kernel has it.
+ * Returns fd or -1 (err set). */
+int dsm_uffd_open(int *has_wp_unpopulated, char *err, size_t errlen);
+
+/* MADV_NOHUGEPAGE, discard content, register MISSING|WP. */
+int dsm_uffd_register(int uffd, void *base, size_t len, char *err, size_t errlen);
+int dsm_uffd_unregister(int uffd, void *base, size_t len);
+
+/* Installs one page from src: writable, or write-protected if wp.
+ * Returns 0, 1 if the page was already present (EEXIST: resolved by a
+ * racing install; waiters are woken), -1 on error. */
+int dsm_uffd_install(int uffd, void *page, const void *src, int wp);
+
+/* Sets or clears write protection of one page (clearing wakes waiters). */
+int dsm_uffd_wp(int uffd, void *page, int protect);
+
+int dsm_uffd_wake(int uffd, void *page);
+
+/* Drops a page: the next access faults as missing. */
+int dsm_uffd_drop(void *page);
+
+#endif
