@@ -1,1 +1,537 @@
-int main(void){return 0;}
+/* test-unit.c - tests of the pure parts (SHA-256/HMAC, wire format,
+ * handshake), a single-node library test, and rogue-peer tests: a fake
+ * node sends malformed messages to a real one, which must drop the
+ * connection with a clear reason and keep running.
+ *
+ *   test-unit                  run everything
+ *   test-unit --write-corpus D write fuzzer seed frames into directory D
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dsm.h"
+#include "handshake.h"
+#include "hmac_sha256.h"
+#include "proto.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...) do { \
+        if (cond) { passed++; } else { failed++; \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
+    } while (0)
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        sprintf(out + 2 * i, "%02x", b[i]);
+    }
+}
+
+/* ---- SHA-256 / HMAC ------------------------------------------------------ */
+
+static void test_sha256(void)
+{
+    static const struct { const char *in; const char *out; } v[] = {
+        { "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+        { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+        { "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+    };
+    uint8_t d[32];
+    char h[65];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        dsm_sha256(v[i].in, strlen(v[i].in), d);
+        hex(d, 32, h);
+        CHECK(!strcmp(h, v[i].out), "sha256(\"%s\") = %s", v[i].in, h);
+    }
+    /* one million 'a', fed in uneven pieces */
+    struct dsm_sha256 s;
+    char a[1000];
+    memset(a, 'a', sizeof(a));
+    dsm_sha256_init(&s);
+    size_t left = 1000000, piece = 1;
+    while (left) {
+        size_t n = piece < left ? piece : left;
+        n = n > sizeof(a) ? sizeof(a) : n;
+        dsm_sha256_update(&s, a, n);
+        left -= n;
+        piece = piece * 3 % 997 + 1;
+    }
+    dsm_sha256_final(&s, d);
+    hex(d, 32, h);
+    CHECK(!strcmp(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+          "sha256(1M 'a') = %s", h);
+}
+
+static void test_hmac(void)
+{
+    uint8_t k20[20], kaa[131], ddd[50], d[32];
+    char h[65];
+    memset(k20, 0x0b, sizeof(k20));
+    memset(kaa, 0xaa, sizeof(kaa));
+    memset(ddd, 0xdd, sizeof(ddd));
+    struct { const void *key; size_t klen; const void *data; size_t dlen; const char *out; } v[] = {
+        { k20, 20, "Hi There", 8,
+          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
+        { "Jefe", 4, "what do ya want for nothing?", 28,
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
+        { kaa, 20, ddd, 50, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe" },
+        { kaa, 131, "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+        { kaa, 131, "This is a test using a larger than block-size key and a larger than "
+          "block-size data. The key needs to be hashed before being used by the HMAC "
+          "algorithm.", 152,
+          "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        dsm_hmac_sha256(v[i].key, v[i].klen, v[i].data, v[i].dlen, d);
+        hex(d, 32, h);
+        CHECK(!strcmp(h, v[i].out), "RFC 4231 case %zu: %s", i, h);
+    }
+    uint8_t a[32] = { 1 }, b[32] = { 1 };
+    CHECK(dsm_mac_equal(a, b, 32), "equal MACs");
+    b[31] = 2;
+    CHECK(!dsm_mac_equal(a, b, 32), "different MACs");
+}
+
+/* ---- wire format ---------------------------------------------------------- */
+
+static const struct dsm_proto_limits lim4 = { .self = 1, .num_nodes = 4, .total_pages = 100 };
+
+static int valid(unsigned type, int src, uint64_t page, uint64_t arg, uint32_t flags,
+                 uint32_t len)
+{
+    struct dsm_msg_hdr h;
+    char err[256];
+    dsm_msg_init(&h, type, src, page, arg, flags, len);
+    return dsm_msg_validate(&h, src, &lim4, err, sizeof(err)) == 0;
+}
+
+static void test_proto(void)
+{
+    char err[256];
+    /* page 5 is managed by node 1 (5 % 4) */
+    CHECK(valid(DSM_MSG_READ_REQ, 0, 5, 0, 0, 0), "READ_REQ to manager");
+    CHECK(!valid(DSM_MSG_READ_REQ, 0, 6, 0, 0, 0), "READ_REQ to non-manager");
+    CHECK(!valid(DSM_MSG_READ_REQ, 0, 101, 0, 0, 0), "page beyond regions");
+    CHECK(!valid(DSM_MSG_READ_REQ, 0, 5, 0, 0, 4096), "request with payload");
+    CHECK(valid(DSM_MSG_FWD_READ, 2, 6, 3, 0, 0), "FWD_READ");
+    CHECK(!valid(DSM_MSG_FWD_READ, 2, 6, 4, 0, 0), "FWD_READ requester out of range");
+    CHECK(!valid(DSM_MSG_FWD_READ, 2, 6, 1, 0, 0), "FWD_READ to the requester itself");
+    CHECK(valid(DSM_MSG_FWD_WRITE, 2, 6, 3, DSM_PF_NODATA, 0), "FWD_WRITE nodata");
+    CHECK(!valid(DSM_MSG_FWD_WRITE, 2, 6, 3, DSM_PF_SHARED, 0), "FWD_WRITE bad flags");
+    CHECK(valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED, 4096), "PAGE shared");
+    CHECK(valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_ZERO, 0), "PAGE zero");
+    CHECK(valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_EXCL | DSM_PF_NODATA, 0), "PAGE nodata");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED, 0), "PAGE missing data");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_ZERO, 4096), "zero PAGE with data");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_EXCL, 4096), "shared+excl");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_NODATA, 0), "shared nodata");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, 0x100 | DSM_PF_SHARED, 4096), "unknown flag");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED, 4095), "short page");
+    CHECK(valid(DSM_MSG_WU_REQ, 0, 9, 4000, 0, 96), "WU_REQ fits");
+    CHECK(!valid(DSM_MSG_WU_REQ, 0, 9, 4000, 0, 97), "WU_REQ crosses page end");
+    CHECK(!valid(DSM_MSG_WU_REQ, 0, 9, 0, 0, 0), "empty WU_REQ");
+    CHECK(valid(DSM_MSG_APP, 3, 0, 0, 0, DSM_APP_MSG_MAX), "max APP");
+    CHECK(!valid(DSM_MSG_APP, 3, 0, 0, 0, DSM_APP_MSG_MAX + 1), "oversized APP");
+    CHECK(!valid(DSM_MSG_APP, 3, 0, 0, 0, 0), "empty APP");
+    CHECK(!valid(DSM_MSG_BARRIER, 3, 0, 1, 0, 0), "BARRIER to non-coordinator");
+    CHECK(valid(DSM_MSG_BARRIER_GO, 0, 0, 7, 0, 0), "BARRIER_GO");
+    CHECK(valid(DSM_MSG_BYE, 2, 0, 0, 0, 0), "BYE");
+    CHECK(!valid(DSM_MSG_BYE, 2, 0, 1, 0, 0), "BYE with arg");
+    CHECK(!valid(0, 2, 0, 0, 0, 0), "type 0");
+    CHECK(!valid(DSM_MSG_TYPE_MAX, 2, 0, 0, 0, 0), "type max");
+
+    struct dsm_msg_hdr h;
+    dsm_msg_init(&h, DSM_MSG_INV, 2, 5, 0, 0, 0);
+    CHECK(dsm_msg_validate(&h, 3, &lim4, err, sizeof(err)) < 0 && strstr(err, "source node"),
+          "spoofed source: %s", err);
+    h.magic = 0x1234;
+    CHECK(dsm_msg_validate(&h, 2, &lim4, err, sizeof(err)) < 0 && strstr(err, "magic"),
+          "bad magic: %s", err);
+    dsm_msg_init(&h, DSM_MSG_INV, 2, 5, 0, 0, 0);
+    h.reserved = 1;
+    CHECK(dsm_msg_validate(&h, 2, &lim4, err, sizeof(err)) < 0, "reserved bits");
+
+    /* framing */
+    uint8_t buf[sizeof(h) + 4096];
+    dsm_msg_init(&h, DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED, 4096);
+    memcpy(buf, &h, sizeof(h));
+    CHECK(dsm_frame_length(buf, 10, err, sizeof(err)) == 0, "partial header");
+    CHECK(dsm_frame_length(buf, sizeof(h) + 100, err, sizeof(err)) == 0, "partial payload");
+    CHECK(dsm_frame_length(buf, sizeof(buf), err, sizeof(err)) == (long)sizeof(buf), "full frame");
+    h.payload_len = 1u << 30;
+    memcpy(buf, &h, sizeof(h));
+    CHECK(dsm_frame_length(buf, sizeof(buf), err, sizeof(err)) < 0, "huge payload refused early");
+    CHECK(strcmp(dsm_msg_type_name(DSM_MSG_FWD_WRITE), "FWD_WRITE") == 0, "type names");
+}
+
+/* ---- handshake ------------------------------------------------------------ */
+
+static void params(struct dsm_hs_params *p, int self, const char *secret)
+{
+    memset(p, 0, sizeof(*p));
+    p->self = self;
+    p->num_nodes = 3;
+    p->nregions = 2;
+    p->region_sizes[0] = 1 << 20;
+    p->region_sizes[1] = 1 << 16;
+    p->secret = secret;
+    p->secret_len = strlen(secret);
+}
+
+static void test_hello_check(void)
+{
+    struct dsm_hs_params a, b;
+    struct dsm_hello h;
+    char err[256];
+    params(&a, 0, "s");
+    params(&b, 1, "s");
+    dsm_hello_build(&b, &h);
+    CHECK(dsm_hello_check(&a, &h, 1, err, sizeof(err)) == 0, "compatible hello: %s", err);
+    CHECK(dsm_hello_check(&a, &h, 2, err, sizeof(err)) < 0 && strstr(err, "node id"),
+          "wrong peer: %s", err);
+    b.num_nodes = 4;
+    dsm_hello_build(&b, &h);
+    CHECK(dsm_hello_check(&a, &h, 1, err, sizeof(err)) < 0 && strstr(err, "number of nodes"),
+          "node count: %s", err);
+    params(&b, 1, "s");
+    b.region_sizes[1] = 1 << 17;
+    dsm_hello_build(&b, &h);
+    CHECK(dsm_hello_check(&a, &h, 1, err, sizeof(err)) < 0 && strstr(err, "region 1"),
+          "region size: %s", err);
+    params(&b, 1, "s");
+    b.nregions = 1;
+    dsm_hello_build(&b, &h);
+    CHECK(dsm_hello_check(&a, &h, 1, err, sizeof(err)) < 0 && strstr(err, "region count"),
+          "region count: %s", err);
+    params(&b, 1, "s");
+    dsm_hello_build(&b, &h);
+    h.version = 99;
+    CHECK(dsm_hello_check(&a, &h, 1, err, sizeof(err)) < 0 && strstr(err, "version"),
+          "version: %s", err);
+}
+
+struct hs_side {
+    struct dsm_hs_params p;
+    int fd, expected, result;
+    char err[256];
+};
+
+static int sock_send(void *o, const void *b, size_t n)
+{
+    return write(*(int *)o, b, n) == (ssize_t)n ? 0 : -1;
+}
+
+static int sock_recv(void *o, void *b, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(*(int *)o, (uint8_t *)b + got, n - got);
+        if (r <= 0) {
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static void *hs_thread(void *arg)
+{
+    struct hs_side *s = arg;
+    struct dsm_hs_io io = { &s->fd, sock_send, sock_recv };
+    s->result = dsm_handshake(&s->p, &io, s->expected, s->err, sizeof(s->err));
+    return NULL;
+}
+
+static void run_pair(struct hs_side *a, struct hs_side *b)
+{
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    a->fd = sv[0];
+    b->fd = sv[1];
+    pthread_t t;
+    pthread_create(&t, NULL, hs_thread, b);
+    hs_thread(a);
+    pthread_join(t, NULL);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void test_handshake(void)
+{
+    struct hs_side a = { .expected = 2 }, b = { .expected = -1 };
+    params(&a.p, 0, "cluster-secret");
+    params(&b.p, 2, "cluster-secret");
+    run_pair(&a, &b);
+    CHECK(a.result == 2 && b.result == 0, "handshake ok: %d %d (%s / %s)", a.result, b.result,
+          a.err, b.err);
+
+    params(&b.p, 2, "other-secret");
+    run_pair(&a, &b);
+    CHECK(a.result < 0 && b.result < 0 && strstr(a.err, "secret") && strstr(b.err, "secret"),
+          "wrong secret refused: '%s' / '%s'", a.err, b.err);
+
+    params(&b.p, 2, "cluster-secret");
+    b.p.region_sizes[0] = 4096;
+    run_pair(&a, &b);
+    CHECK(a.result < 0 && b.result < 0 && strstr(a.err, "region 0") && strstr(b.err, "region 0"),
+          "layout mismatch named on both sides: '%s' / '%s'", a.err, b.err);
+}
+
+/* ---- single node, in process ---------------------------------------------- */
+
+static atomic_int replaced;
+
+static void count_replaced(void *o, void *a, size_t l)
+{
+    (void)o; (void)a; (void)l;
+    atomic_fetch_add(&replaced, 1);
+}
+
+static void test_single_node(void)
+{
+    struct dsm_config cfg;
+    char err[256];
+    dsm_config_init(&cfg);
+    cfg.num_nodes = 1;
+    cfg.transport = DSM_TRANSPORT_SHM;
+    cfg.shm_name = "unused";
+    struct dsm_callbacks cb = { .page_replaced = count_replaced };
+    struct dsm *d = dsm_create(&cfg, &cb, err, sizeof(err));
+    CHECK(d != NULL, "dsm_create: %s", err);
+    if (!d) {
+        return;
+    }
+    size_t size = 64 * DSM_PAGE_SIZE;
+    uint8_t *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(dsm_add_region(d, a, size) == 0, "add region a");
+    CHECK(dsm_add_region(d, b, size) == 0, "add region b");
+    CHECK(dsm_add_region(d, a + 4096, 4096) < 0, "overlapping region refused");
+    CHECK(dsm_add_region(d, a + 1, 4096) < 0, "unaligned region refused");
+    CHECK(dsm_start(d, err, sizeof(err)) == 0, "dsm_start: %s", err);
+    CHECK(a[5] == 0 && b[4096 * 3] == 0, "zero pages read");
+    a[100] = 7;
+    b[200] = 9;
+    CHECK(a[100] == 7 && b[200] == 9, "writes");
+    uint64_t v = 0x1122334455667788ull;
+    CHECK(dsm_write_update(d, b + 8, &v, sizeof(v)) == 0, "write_update");
+    CHECK(memcmp(b + 8, &v, 8) == 0 && b[200] == 9, "write_update content");
+    struct dsm_stats s;
+    dsm_get_stats(d, &s);
+    CHECK(s.read_faults >= 2 && s.write_faults >= 2 && s.faults_remote == 0 && s.faults_local >= 4,
+          "stats: %llu reads, %llu writes, %llu local", (unsigned long long)s.read_faults,
+          (unsigned long long)s.write_faults, (unsigned long long)s.faults_local);
+    CHECK(s.zero_page_installs >= 3 && s.wu_updates == 1, "zero installs %llu wu %llu",
+          (unsigned long long)s.zero_page_installs, (unsigned long long)s.wu_updates);
+    CHECK(atomic_load(&replaced) >= 4, "page_replaced called %d times", atomic_load(&replaced));
+    char buf[2048];
+    CHECK(dsm_format_stats(&s, buf, sizeof(buf)) > 0 && strstr(buf, "read_faults"), "format");
+    CHECK(dsm_barrier(d, 1000) == 0, "barrier of one");
+    dsm_destroy(d);
+    munmap(a, size);
+    munmap(b, size);
+}
+
+/* ---- rogue peer ------------------------------------------------------------ */
+
+struct rogue {
+    int port;
+    struct dsm_msg_hdr bad;
+    uint32_t bad_payload;
+    atomic_int failed_node;
+    char reason[256];
+};
+
+static void on_rogue_fail(void *o, int node, const char *reason)
+{
+    struct rogue *r = o;
+    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    atomic_store(&r->failed_node, node);
+}
+
+static void quiet_log(void *o, enum dsm_log_level l, const char *m)
+{
+    (void)o; (void)l; (void)m;
+}
+
+static void *rogue_main(void *arg)
+{
+    struct rogue *r = arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    for (int i = 0; i < 200 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0; i++) {
+        usleep(10000);
+    }
+    struct dsm_hs_params p;
+    memset(&p, 0, sizeof(p));
+    p.self = 1;
+    p.num_nodes = 2;
+    p.nregions = 1;
+    p.region_sizes[0] = 16 * DSM_PAGE_SIZE;
+    p.secret = "k";
+    p.secret_len = 1;
+    struct dsm_hs_io io = { &fd, sock_send, sock_recv };
+    char err[256];
+    if (dsm_handshake(&p, &io, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "rogue handshake: %s\n", err);
+    }
+    static uint8_t junk[8192];
+    if (write(fd, &r->bad, sizeof(r->bad)) < 0 ||
+        (r->bad_payload && write(fd, junk, r->bad_payload) < 0)) {
+        perror("rogue write");
+    }
+    usleep(300000);
+    close(fd);
+    return NULL;
+}
+
+static void rogue_case(const char *what, struct dsm_msg_hdr bad, uint32_t payload,
+                       const char *expect)
+{
+    struct rogue r = { .bad = bad, .bad_payload = payload };
+    atomic_store(&r.failed_node, -1);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof(sa);
+    bind(lfd, (struct sockaddr *)&sa, sizeof(sa));
+    listen(lfd, 4);
+    getsockname(lfd, (struct sockaddr *)&sa, &sl);
+    r.port = ntohs(sa.sin_port);
+
+    struct dsm_config cfg;
+    char err[256];
+    dsm_config_init(&cfg);
+    cfg.node_id = 0;
+    cfg.num_nodes = 2;
+    cfg.transport = DSM_TRANSPORT_TCP;
+    const char *addrs[2] = { "127.0.0.1:1", "127.0.0.1:1" };
+    cfg.tcp_addrs = addrs;
+    cfg.tcp_listen_fd = lfd;
+    cfg.secret = "k";
+    cfg.secret_len = 1;
+    cfg.connect_timeout_ms = 3000;
+    struct dsm_callbacks cb = { .opaque = &r, .peer_failed = on_rogue_fail, .log = quiet_log };
+    struct dsm *d = dsm_create(&cfg, &cb, err, sizeof(err));
+    size_t size = 16 * DSM_PAGE_SIZE;
+    uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    dsm_add_region(d, mem, size);
+    pthread_t t;
+    pthread_create(&t, NULL, rogue_main, &r);
+    int rc = dsm_start(d, err, sizeof(err));
+    CHECK(rc == 0, "%s: start: %s", what, err);
+    for (int i = 0; i < 300 && atomic_load(&r.failed_node) < 0; i++) {
+        usleep(10000);
+    }
+    CHECK(atomic_load(&r.failed_node) == 1 && strstr(r.reason, expect),
+          "%s: node %d reported with reason '%s' (want '%s')", what,
+          atomic_load(&r.failed_node), r.reason, expect);
+    /* the node survived: its own pages still work locally (page 0 managed here) */
+    mem[0] = 1;
+    CHECK(mem[0] == 1, "%s: node still works", what);
+    pthread_join(t, NULL);
+    dsm_destroy(d);
+    munmap(mem, size);
+}
+
+static void test_rogue_peer(void)
+{
+    struct dsm_msg_hdr h;
+    dsm_msg_init(&h, DSM_MSG_READ_REQ, 1, 2, 0, 0, 0);
+    h.magic = 0xdead;
+    rogue_case("bad magic", h, 0, "magic");
+    dsm_msg_init(&h, DSM_MSG_READ_REQ, 1, 1000, 0, 0, 0);
+    rogue_case("page out of range", h, 0, "page index");
+    dsm_msg_init(&h, DSM_MSG_READ_REQ, 0, 2, 0, 0, 0);
+    rogue_case("spoofed source", h, 0, "source node");
+    dsm_msg_init(&h, DSM_MSG_PAGE, 1, 3, 0, DSM_PF_SHARED, 4096);
+    rogue_case("unsolicited page", h, 4096, "does not match a request");
+    dsm_msg_init(&h, DSM_MSG_APP, 1, 0, 0, 0, 0);
+    h.payload_len = 0x7fffffff;
+    rogue_case("oversized frame", h, 0, "payload length");
+    dsm_msg_init(&h, DSM_MSG_FWD_READ, 1, 4, 1, 0, 0);
+    rogue_case("forward from non-manager", h, 0, "not its manager");
+}
+
+/* ---- fuzzer seeds ------------------------------------------------------------ */
+
+static int write_corpus(const char *dir)
+{
+    mkdir(dir, 0755);
+    struct { unsigned type; uint64_t page, arg; uint32_t flags, len; } m[] = {
+        { DSM_MSG_READ_REQ, 1, 0, 0, 0 }, { DSM_MSG_WRITE_REQ, 5, 0, 0, 0 },
+        { DSM_MSG_FWD_READ, 2, 3, 0, 0 }, { DSM_MSG_FWD_WRITE, 2, 3, DSM_PF_NODATA, 0 },
+        { DSM_MSG_PAGE, 7, 0, DSM_PF_SHARED, 4096 }, { DSM_MSG_PAGE, 7, 0, DSM_PF_EXCL | DSM_PF_ZERO, 0 },
+        { DSM_MSG_DONE, 1, 0, 0, 0 }, { DSM_MSG_INV, 2, 0, 0, 0 }, { DSM_MSG_INV_ACK, 1, 0, 0, 0 },
+        { DSM_MSG_WU_REQ, 1, 100, 0, 16 }, { DSM_MSG_FETCH_REPLY, 1, 0, 0, 4096 },
+        { DSM_MSG_WU_PAGE, 2, 0, 0, 4096 }, { DSM_MSG_APP, 0, 0, 0, 100 },
+        { DSM_MSG_BARRIER_GO, 0, 3, 0, 0 }, { DSM_MSG_BYE, 0, 0, 0, 0 },
+    };
+    static uint8_t buf[(sizeof(struct dsm_msg_hdr) + 4096) * 3 + 2];
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        /* byte 0: self node, byte 1: node count; then two frames back to back */
+        buf[0] = 1;
+        buf[1] = 4;
+        size_t off = 2;
+        for (int rep = 0; rep < 2; rep++) {
+            struct dsm_msg_hdr h;
+            dsm_msg_init(&h, m[i].type, 2, m[i].page, m[i].arg, m[i].flags, m[i].len);
+            memcpy(buf + off, &h, sizeof(h));
+            memset(buf + off + sizeof(h), 0x5a, m[i].len);
+            off += sizeof(h) + m[i].len;
+        }
+        char path[512];
+        snprintf(path, sizeof(path), "%s/seed-%02zu-%s", dir, i, dsm_msg_type_name(m[i].type));
+        FILE *f = fopen(path, "wb");
+        if (!f) {
+            perror(path);
+            return 1;
+        }
+        fwrite(buf, 1, off, f);
+        fclose(f);
+    }
+    struct dsm_hs_params p;
+    params(&p, 1, "x");
+    struct dsm_hello hello;
+    dsm_hello_build(&p, &hello);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/seed-hello", dir);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        uint8_t hdr[2] = { 0, 3 };
+        fwrite(hdr, 1, 2, f);
+        fwrite(&hello, 1, sizeof(hello), f);
+        fclose(f);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--write-corpus")) {
+        return write_corpus(argv[2]);
+    }
+    test_sha256();
+    test_hmac();
+    test_proto();
+    test_hello_check();
+    test_handshake();
+    test_single_node();
+    test_rogue_peer();
+    printf("dsm: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
