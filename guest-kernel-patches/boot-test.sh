@@ -70,7 +70,7 @@ if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 elif [ "$status" -ne 0 ]; then
     echo "FAIL: QEMU exited with status $status (log: $LOG)"; ok=0
 fi
-grep -qiE 'Kernel panic|BUG:|Oops|WARNING:' "$LOG" && { echo "NOTE: panic/BUG/WARNING in the log:"; grep -iE 'Kernel panic|BUG:|Oops|WARNING:' "$LOG" | head; }
+grep -qE 'Kernel panic|BUG:|Oops|WARNING:' "$LOG" && { echo "NOTE: panic/BUG/WARNING in the log:"; grep -E 'Kernel panic|BUG:|Oops|WARNING:' "$LOG" | head; }
 printf 'elapsed %.1f s, QEMU exit status %d\n' "$(echo "$t1 - $t0" | bc)" "$status"
 [ "$ok" = 1 ] && echo "RESULT: OK (reached userspace, poweroff -f ended QEMU)" || echo "RESULT: FAILED"
 [ "$ok" = 1 ]

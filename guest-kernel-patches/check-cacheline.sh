@@ -3,9 +3,11 @@
 #
 # Usage: check-cacheline.sh System.map [vmlinux]
 #
-# For each hot object (jiffies_64, the HPET reader lock `hpet` / `hpet_lock`,
-# rcu_state; more with HOT="sym1 sym2 ..."), report the page(s) it occupies and
-# fail if another data object starts on them.  Symbols at the same address are
+# For each hot object (jiffies_64, the HPET clocksource reader lock+value `hpet`
+# of arch/x86/kernel/hpet.c, rcu_state; another list with HOT="sym1 sym2 ..."),
+# report the page(s) it occupies and fail if another data object starts on them.
+# (6.12 has no hot `hpet_lock` variable: `union hpet_lock` is the type of `hpet`,
+# and the `hpet_lock` symbol is the cold spinlock of the /dev/hpet driver.)  Symbols at the same address are
 # one object under several names (jiffies is jiffies_64) and do not count.
 # Only kernel-image data symbols (types D d B b R r G g S s V v) are considered;
 # per-CPU symbols (zero-based offsets) are ignored.
@@ -22,7 +24,7 @@ set -euo pipefail
 
 MAP=${1:?usage: $0 System.map [vmlinux]}
 VMLINUX=${2:-$(dirname "$MAP")/vmlinux}
-HOT=${HOT:-"jiffies_64 hpet hpet_lock rcu_state"}
+HOT=${HOT:-"jiffies_64 hpet rcu_state"}
 REQUIRED="jiffies_64 rcu_state"     # must exist; the others are checked if present
 [ -r "$MAP" ] || { echo "cannot read $MAP" >&2; exit 2; }
 
@@ -75,13 +77,14 @@ for name in $HOT; do
         aliases=$(awk -v a="$a" -v n="$name" '$1 == a && $3 != n { printf "%s ", $3 }' "$TMP/syms")
         # Other objects starting on the pages of this one.
         others=$(awk -v a="$a" -v lo="$lo" -v hi="$hi" \
-            '$1 >= lo && $1 <= hi && $1 != a { printf "%s(%s) ", $3, $1 }' "$TMP/syms")
+            '$1 >= lo && $1 <= hi && $1 != a { if (++n <= 8) printf "%s(%s) ", $3, $1 }
+             END { if (n > 8) printf "... (%d symbols in all) ", n }' "$TMP/syms")
         # An earlier object running into the first page.
         if [ "$have_sizes" = 1 ]; then
             intruder=$(awk -v a="$a" '$1 < a' "$TMP/sizes" | tail -n 50 | while read -r pa psz pn; do
                 end=$(( 16#$pa + 16#$psz ))
                 [ "$end" -gt $((16#$lo)) ] 2>/dev/null && [ $((16#$pa)) -lt $((16#$lo)) ] && echo "$pn($pa+$((16#$psz)))"
-            done | head -n 3 | tr '\n' ' ')
+            done | head -n 3 | tr '\n' ' ' || true)
             others="$others$intruder"
         fi
         pages=$(( (last - first) / 4096 + 1 ))
