@@ -1,0 +1,108 @@
+/*
+ * dsmvm: state shared by the files of the QEMU side of a node.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_DSMVM_INTERNAL_H
+#define HW_DSMVM_INTERNAL_H
+
+#include "qemu/thread.h"
+#include "qemu/notify.h"
+#include "qom/object.h"
+#include "exec/memory.h"
+#include "hw/dsmvm/dsmvm.h"
+#include "cluster.h"
+#include "wire.h"
+
+OBJECT_DECLARE_SIMPLE_TYPE(DsmvmNode, DSMVM_NODE)
+
+#define DSMVM_IO_OVERLAYS 8
+
+typedef struct DsmvmCounters {
+    uint64_t io_forwarded;      /* accesses this node sent to the device node */
+    uint64_t io_served;         /* accesses the device node carried out for others */
+    uint64_t irqs_sent;         /* interrupts and IPIs sent to other nodes */
+    uint64_t irqs_received;
+    uint64_t eois_forwarded;
+    uint64_t apic_updates_sent;
+} DsmvmCounters;
+
+struct DsmvmNode {
+    Object parent_obj;
+
+    /* properties */
+    uint32_t node_id;
+    char *cluster_path;
+    char *stats_file;
+
+    DsmvmCluster *cluster;
+    struct dsm *dsm;
+    Notifier machine_done;
+    Notifier shutdown;
+    Notifier exit;
+
+    /* Messages from the DSM's receive thread that need the BQL wait here for the main loop. */
+    QemuMutex inbox_lock;
+    GQueue inbox;
+    QEMUBH *inbox_bh;
+
+    /* Requests waiting for a reply (I/O, clock samples); woken by the receive thread. */
+    QemuMutex reply_lock;
+    QemuCond reply_cond;
+    GHashTable *pending;
+    uint64_t next_seq;
+
+    /* Configuration check with every peer at connect time. */
+    char fingerprint[DSMVM_FINGERPRINT_LEN];
+    int hellos_ok;
+    char *hello_error;
+
+    bool shutting_down;
+    bool fatal;
+    char exit_reason[160];
+    DsmvmCounters counters;
+    MemoryRegion overlays[DSMVM_IO_OVERLAYS];
+};
+
+/* The node object; NULL when this QEMU is not part of a cluster. */
+extern DsmvmNode *dsmvm_node;
+
+static inline bool dsmvm_is_device_node(DsmvmNode *n)
+{
+    return (int)n->node_id == n->cluster->device_node;
+}
+
+/* Sends msg to node dst; a failure to send ends this node. */
+void dsmvm_send(DsmvmNode *n, int dst, const void *msg, size_t len);
+void dsmvm_broadcast(DsmvmNode *n, const void *msg, size_t len);
+
+/*
+ * Sends req (whose seq field is filled in here) and waits for the reply with
+ * the same seq, copied into reply. Drops the BQL while waiting, if held.
+ * A peer that does not answer within timeout_ms ends this node.
+ */
+void dsmvm_request(DsmvmNode *n, int dst, void *req, size_t req_len,
+                   uint64_t *seq_field, void *reply, size_t reply_len,
+                   int timeout_ms, const char *what);
+/* Called by the receive thread with a reply; false if nobody waits for seq. */
+bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply, size_t len);
+
+/* Ends this node at once: message, statistics with the reason, exit status 1. */
+G_NORETURN void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* io-forward.c */
+void dsmvm_io_install_overlays(DsmvmNode *n);
+void dsmvm_io_serve(DsmvmNode *n, int src, const DsmvmMsgIoReq *req);
+
+/* irq-forward.c */
+void dsmvm_irq_handle(DsmvmNode *n, int src, unsigned type, const void *msg);
+
+/* time-sync.c */
+void dsmvm_time_serve(DsmvmNode *n, int src, const DsmvmMsgTime *req);
+void dsmvm_time_sync(DsmvmNode *n);
+
+/* stats.c */
+char *dsmvm_stats_json(DsmvmNode *n);
+void dsmvm_stats_write(DsmvmNode *n);
+
+#endif

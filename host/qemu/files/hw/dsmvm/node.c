@@ -1,0 +1,562 @@
+/*
+ * dsmvm-node: this QEMU process is one node of a guest that several QEMU
+ * processes run together.
+ *
+ *   -object dsmvm-node,id=dsmvm,node=1,cluster=/etc/dsmvm/guest.conf[,stats-file=PATH]
+ *
+ * Every node is started with the same machine, -smp, -m and devices. Guest
+ * RAM is handed to host/dsm (Ivy DSM over userfaultfd); each node runs the
+ * vCPUs the cluster description gives it and parks the others; devices are
+ * real only on the device node, which serves the port and MMIO accesses of
+ * the others; interrupts are forwarded to the node of their target vCPU.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/accel.h"
+#include "qemu/cutils.h"
+#include "qom/object_interfaces.h"
+#include "hw/boards.h"
+#include "hw/core/cpu.h"
+#include "system/system.h"
+#include "system/runstate.h"
+#include "system/kvm.h"
+#include "system/tcg.h"
+#include "exec/cpu-common.h"
+#include "exec/exec-all.h"
+#include "dsm.h"
+#include "internal.h"
+#include "trace.h"
+
+DsmvmNode *dsmvm_node;
+
+OBJECT_DEFINE_SIMPLE_TYPE_WITH_INTERFACES(DsmvmNode, dsmvm_node, DSMVM_NODE, OBJECT,
+                                          { TYPE_USER_CREATABLE }, { })
+
+void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(n->exit_reason, sizeof(n->exit_reason), fmt, ap);
+    va_end(ap);
+    qatomic_set(&n->fatal, true);
+    error_report("dsmvm node%u: %s; stopping this node", n->node_id, n->exit_reason);
+    dsmvm_stats_write(n);
+    fflush(stderr);
+    /* Not exit(): the DSM's own threads may be the caller, and vCPUs may be blocked on it. */
+    _exit(1);
+}
+
+void dsmvm_send(DsmvmNode *n, int dst, const void *msg, size_t len)
+{
+    if (dsm_send_app(n->dsm, dst, msg, len) < 0 && !qatomic_read(&n->shutting_down)) {
+        dsmvm_fatal(n, "cannot send to node%d: the connection is gone", dst);
+    }
+}
+
+void dsmvm_broadcast(DsmvmNode *n, const void *msg, size_t len)
+{
+    for (int i = 0; i < n->cluster->num_nodes; i++) {
+        if (i != (int)n->node_id) {
+            dsmvm_send(n, i, msg, len);
+        }
+    }
+}
+
+typedef struct DsmvmPending {
+    uint64_t seq;
+    bool done;
+    size_t len;
+    uint8_t reply[64];
+} DsmvmPending;
+
+void dsmvm_request(DsmvmNode *n, int dst, void *req, size_t req_len,
+                   uint64_t *seq_field, void *reply, size_t reply_len,
+                   int timeout_ms, const char *what)
+{
+    DsmvmPending p = { 0 };
+    bool had_bql = bql_locked();
+    int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_ms * 1000;
+
+    assert(reply_len <= sizeof(p.reply));
+    qemu_mutex_lock(&n->reply_lock);
+    p.seq = ++n->next_seq;
+    *seq_field = p.seq;
+    g_hash_table_insert(n->pending, &p.seq, &p);
+    qemu_mutex_unlock(&n->reply_lock);
+
+    if (had_bql) {
+        bql_unlock();
+    }
+    dsmvm_send(n, dst, req, req_len);
+    qemu_mutex_lock(&n->reply_lock);
+    while (!p.done) {
+        int64_t left_ms = (deadline - g_get_monotonic_time()) / 1000;
+        if (left_ms <= 0) {
+            g_hash_table_remove(n->pending, &p.seq);
+            qemu_mutex_unlock(&n->reply_lock);
+            dsmvm_fatal(n, "node%d did not answer %s within %d ms", dst, what, timeout_ms);
+        }
+        qemu_cond_timedwait(&n->reply_cond, &n->reply_lock, left_ms);
+    }
+    g_hash_table_remove(n->pending, &p.seq);
+    qemu_mutex_unlock(&n->reply_lock);
+    if (had_bql) {
+        bql_lock();
+    }
+    if (p.len != reply_len) {
+        dsmvm_fatal(n, "node%d answered %s with %zu bytes, expected %zu",
+                    dst, what, p.len, reply_len);
+    }
+    memcpy(reply, p.reply, reply_len);
+}
+
+bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply, size_t len)
+{
+    DsmvmPending *p;
+
+    qemu_mutex_lock(&n->reply_lock);
+    p = g_hash_table_lookup(n->pending, &seq);
+    if (p && len <= sizeof(p->reply)) {
+        memcpy(p->reply, reply, len);
+        p->len = len;
+        p->done = true;
+        qemu_cond_broadcast(&n->reply_cond);
+    }
+    qemu_mutex_unlock(&n->reply_lock);
+    return p != NULL;
+}
+
+/* --- messages from peers ------------------------------------------------ */
+
+typedef struct DsmvmInboxItem {
+    int src;
+    unsigned type;
+    size_t len;
+    uint8_t data[];
+} DsmvmInboxItem;
+
+/* "a=1;b=2" lists: the first key whose values differ, for a clear refusal. */
+static char *fingerprint_difference(const char *mine, const char *theirs, int peer)
+{
+    g_auto(GStrv) a = g_strsplit(mine, ";", -1);
+    g_auto(GStrv) b = g_strsplit(theirs, ";", -1);
+
+    for (int i = 0; a[i]; i++) {
+        const char *eq = strchr(a[i], '=');
+        size_t klen = eq ? (size_t)(eq - a[i]) : strlen(a[i]);
+        const char *other = NULL;
+
+        for (int j = 0; b[j]; j++) {
+            if (!strncmp(a[i], b[j], klen) && b[j][klen] == '=') {
+                other = b[j] + klen + 1;
+            }
+        }
+        if (!other || !eq || strcmp(eq + 1, other)) {
+            return g_strdup_printf("node%d has %.*s=%s but node%u has %s", peer,
+                                   (int)klen, a[i], other ? other : "(nothing)",
+                                   dsmvm_node->node_id, a[i]);
+        }
+    }
+    return g_strdup_printf("node%d's configuration differs: %s", peer, theirs);
+}
+
+static void dsmvm_handle_hello(DsmvmNode *n, int src, const DsmvmMsgHello *m)
+{
+    qemu_mutex_lock(&n->reply_lock);
+    if (strcmp(m->fingerprint, n->fingerprint)) {
+        if (!n->hello_error) {
+            n->hello_error = fingerprint_difference(n->fingerprint, m->fingerprint, src);
+        }
+    } else {
+        n->hellos_ok++;
+    }
+    qemu_cond_broadcast(&n->reply_cond);
+    qemu_mutex_unlock(&n->reply_lock);
+}
+
+/* Runs on the DSM's receive thread: must not take the BQL (a vCPU holding it
+ * may be waiting for this very thread to resolve a page fault). */
+static void dsmvm_app_message(void *opaque, int src, const void *buf, size_t len)
+{
+    DsmvmNode *n = opaque;
+    const char *why = NULL;
+    unsigned type = dsmvm_msg_check(buf, len, &why);
+    DsmvmInboxItem *item;
+
+    if (!type || src < 0 || src >= n->cluster->num_nodes || src == (int)n->node_id) {
+        dsmvm_fatal(n, "malformed message from node%d: %s", src, why ? why : "bad source");
+    }
+    trace_dsmvm_msg_received(src, type, len);
+    switch (type) {
+    case DSMVM_MSG_HELLO:
+        dsmvm_handle_hello(n, src, buf);
+        return;
+    case DSMVM_MSG_IO_REPLY: {
+        DsmvmMsgIoReply r;
+        memcpy(&r, buf, sizeof(r));
+        if (!dsmvm_complete_request(n, r.seq, &r, sizeof(r))) {
+            dsmvm_fatal(n, "node%d answered an I/O request nobody made", src);
+        }
+        return;
+    }
+    case DSMVM_MSG_TIME_REPLY: {
+        DsmvmMsgTime r;
+        memcpy(&r, buf, sizeof(r));
+        if (!dsmvm_complete_request(n, r.seq, &r, sizeof(r))) {
+            dsmvm_fatal(n, "node%d answered a clock request nobody made", src);
+        }
+        return;
+    }
+    case DSMVM_MSG_TIME_REQ: {
+        DsmvmMsgTime r;
+        memcpy(&r, buf, sizeof(r));
+        dsmvm_time_serve(n, src, &r);
+        return;
+    }
+    case DSMVM_MSG_SHUTDOWN:
+        qatomic_set(&n->shutting_down, true);
+        break;
+    case DSMVM_MSG_IO_REQ:
+    case DSMVM_MSG_EOI:
+        if (!dsmvm_is_device_node(n)) {
+            dsmvm_fatal(n, "node%d sent a device request to node%u, which hosts no devices",
+                        src, n->node_id);
+        }
+        break;
+    default:
+        break;
+    }
+    item = g_malloc(sizeof(*item) + len);
+    item->src = src;
+    item->type = type;
+    item->len = len;
+    memcpy(item->data, buf, len);
+    qemu_mutex_lock(&n->inbox_lock);
+    g_queue_push_tail(&n->inbox, item);
+    qemu_mutex_unlock(&n->inbox_lock);
+    qemu_bh_schedule(n->inbox_bh);
+}
+
+/* Main loop, BQL held: carry out what needs the machine. */
+static void dsmvm_inbox_bh(void *opaque)
+{
+    DsmvmNode *n = opaque;
+    DsmvmInboxItem *item;
+
+    for (;;) {
+        qemu_mutex_lock(&n->inbox_lock);
+        item = g_queue_pop_head(&n->inbox);
+        qemu_mutex_unlock(&n->inbox_lock);
+        if (!item) {
+            return;
+        }
+        switch (item->type) {
+        case DSMVM_MSG_IO_REQ: {
+            DsmvmMsgIoReq req;
+            memcpy(&req, item->data, sizeof(req));
+            dsmvm_io_serve(n, item->src, &req);
+            break;
+        }
+        case DSMVM_MSG_SHUTDOWN:
+            info_report("dsmvm node%u: node%d powered the guest off", n->node_id, item->src);
+            snprintf(n->exit_reason, sizeof(n->exit_reason),
+                     "guest shutdown (from node%d)", item->src);
+            qemu_system_shutdown_request(SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
+            break;
+        default:
+            dsmvm_irq_handle(n, item->src, item->type, item->data);
+            break;
+        }
+        g_free(item);
+    }
+}
+
+/* --- host/dsm callbacks ------------------------------------------------- */
+
+/* New content arrived for guest RAM: TCG must not run code translated from the old one. */
+static void dsmvm_page_replaced(void *opaque, void *host_addr, size_t len)
+{
+    ram_addr_t ram_addr;
+
+    if (!tcg_enabled()) {
+        return;
+    }
+    ram_addr = qemu_ram_addr_from_host(host_addr);
+    if (ram_addr != RAM_ADDR_INVALID) {
+        tb_invalidate_phys_range(ram_addr, ram_addr + len - 1);
+    }
+}
+
+static void dsmvm_peer_failed(void *opaque, int node, const char *reason)
+{
+    DsmvmNode *n = opaque;
+
+    if (qatomic_read(&n->shutting_down)) {
+        /* The guest is powering off and the peer has left first. */
+        if (!n->exit_reason[0]) {
+            snprintf(n->exit_reason, sizeof(n->exit_reason), "guest shutdown");
+        }
+        dsmvm_stats_write(n);
+        _exit(0);
+    }
+    dsmvm_fatal(n, "node%d failed: %s", node, reason);
+}
+
+static void dsmvm_log(void *opaque, enum dsm_log_level level, const char *msg)
+{
+    DsmvmNode *n = opaque;
+
+    if (level == DSM_LOG_ERROR) {
+        error_report("dsmvm node%u: %s", n->node_id, msg);
+    } else if (level == DSM_LOG_WARN) {
+        warn_report("dsmvm node%u: %s", n->node_id, msg);
+    } else {
+        info_report("dsmvm node%u: %s", n->node_id, msg);
+    }
+}
+
+/* --- start-up ----------------------------------------------------------- */
+
+static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms)
+{
+    snprintf(n->fingerprint, sizeof(n->fingerprint),
+             "version=1;cluster=%.16s;machine=%s;accel=%s;smp=%u;maxcpus=%u;ram=%" PRIu64
+             ";nodes=%d",
+             n->cluster->digest, object_get_typename(OBJECT(ms)), current_accel_name(),
+             ms->smp.cpus, ms->smp.max_cpus, (uint64_t)ms->ram_size, n->cluster->num_nodes);
+}
+
+static void dsmvm_exchange_hellos(DsmvmNode *n)
+{
+    DsmvmMsgHello hello = { .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_HELLO } };
+    int64_t deadline = g_get_monotonic_time() + n->cluster->connect_timeout_s * G_USEC_PER_SEC;
+
+    pstrcpy(hello.fingerprint, sizeof(hello.fingerprint), n->fingerprint);
+    dsmvm_broadcast(n, &hello, sizeof(hello));
+    qemu_mutex_lock(&n->reply_lock);
+    while (!n->hello_error && n->hellos_ok < n->cluster->num_nodes - 1) {
+        if (g_get_monotonic_time() > deadline) {
+            qemu_mutex_unlock(&n->reply_lock);
+            dsmvm_fatal(n, "peers did not confirm their configuration within %d s",
+                        n->cluster->connect_timeout_s);
+        }
+        qemu_cond_timedwait(&n->reply_cond, &n->reply_lock, 100);
+    }
+    qemu_mutex_unlock(&n->reply_lock);
+    if (n->hello_error) {
+        dsmvm_fatal(n, "inconsistent configuration: %s", n->hello_error);
+    }
+}
+
+static void dsmvm_vm_state_change(void *opaque, bool running, RunState state)
+{
+    DsmvmNode *n = opaque;
+
+    if (running) {
+        dsmvm_time_sync(n);
+    }
+}
+
+static void dsmvm_machine_done(Notifier *notifier, void *data)
+{
+    DsmvmNode *n = container_of(notifier, DsmvmNode, machine_done);
+    MachineState *ms = MACHINE(qdev_get_machine());
+    const DsmvmCluster *c = n->cluster;
+    struct dsm_config cfg;
+    struct dsm_callbacks cb = {
+        .opaque = n,
+        .page_replaced = dsmvm_page_replaced,
+        .peer_failed = dsmvm_peer_failed,
+        .app_message = dsmvm_app_message,
+        .log = dsmvm_log,
+    };
+    char err[256];
+    CPUState *cpu;
+    int local_cpus = 0;
+
+    if (kvm_enabled() && kvm_irqchip_in_kernel()) {
+        dsmvm_fatal(n, "under KVM a distributed guest needs the userspace interrupt "
+                    "controller: add kernel-irqchip=off to -machine (or -accel kvm,"
+                    "kernel-irqchip=off)");
+    }
+    if (ms->smp.cpus != (unsigned)c->num_cpus || ms->smp.max_cpus != ms->smp.cpus) {
+        dsmvm_fatal(n, "-smp says %u vCPUs (max %u) but the cluster description assigns %d; "
+                    "they must agree (and CPU hotplug is not supported)",
+                    ms->smp.cpus, ms->smp.max_cpus, c->num_cpus);
+    }
+    if (!ms->ram) {
+        dsmvm_fatal(n, "the machine has no RAM to share");
+    }
+    CPU_FOREACH(cpu) {
+        bool remote = c->cpu_node[cpu->cpu_index] != (int)n->node_id;
+
+        dsmvm_set_cpu_remote(cpu->cpu_index, remote);
+        local_cpus += !remote;
+    }
+
+    dsm_config_init(&cfg);
+    cfg.node_id = n->node_id;
+    cfg.num_nodes = c->num_nodes;
+    cfg.transport = c->transport == DSMVM_TRANSPORT_SHM ? DSM_TRANSPORT_SHM : DSM_TRANSPORT_TCP;
+    cfg.tcp_addrs = (const char *const *)c->addresses;
+    cfg.shm_name = c->shm_name;
+    cfg.secret = c->secret;
+    cfg.secret_len = strlen(c->secret);
+    cfg.connect_timeout_ms = c->connect_timeout_s * 1000;
+    n->dsm = dsm_create(&cfg, &cb, err, sizeof(err));
+    if (!n->dsm) {
+        dsmvm_fatal(n, "cannot create the DSM: %s", err);
+    }
+    if (dsm_add_region(n->dsm, memory_region_get_ram_ptr(ms->ram),
+                       memory_region_size(ms->ram)) < 0) {
+        dsmvm_fatal(n, "cannot put guest RAM (%" PRIu64 " bytes) under the DSM",
+                    (uint64_t)memory_region_size(ms->ram));
+    }
+    info_report("dsmvm node%u of %d: waiting up to %d s for the peers (%s transport)",
+                n->node_id, c->num_nodes, c->connect_timeout_s,
+                c->transport == DSMVM_TRANSPORT_SHM ? "shm" : "tcp");
+    if (dsm_start(n->dsm, err, sizeof(err)) < 0) {
+        dsmvm_fatal(n, "cannot connect to the cluster: %s", err);
+    }
+    dsmvm_make_fingerprint(n, ms);
+    dsmvm_exchange_hellos(n);
+    info_report("dsmvm node%u: all %d nodes connected; this node runs %d of %d vCPUs%s",
+                n->node_id, c->num_nodes, local_cpus, ms->smp.cpus, dsmvm_is_device_node(n) ? " and the devices" : "");
+
+    if (!dsmvm_is_device_node(n)) {
+        dsmvm_io_install_overlays(n);
+        qemu_add_vm_change_state_handler(dsmvm_vm_state_change, n);
+    }
+}
+
+static void dsmvm_shutdown_notify(Notifier *notifier, void *data)
+{
+    DsmvmNode *n = container_of(notifier, DsmvmNode, shutdown);
+    DsmvmMsgShutdown m = { .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_SHUTDOWN } };
+
+    if (!n->dsm) {
+        return;
+    }
+    /* The node that saw the guest power off tells the others. */
+    if (!qatomic_xchg(&n->shutting_down, true)) {
+        snprintf(n->exit_reason, sizeof(n->exit_reason), "guest shutdown");
+        dsmvm_broadcast(n, &m, sizeof(m));
+    }
+}
+
+static void dsmvm_exit_notify(Notifier *notifier, void *data)
+{
+    DsmvmNode *n = container_of(notifier, DsmvmNode, exit);
+
+    if (!n->exit_reason[0]) {
+        snprintf(n->exit_reason, sizeof(n->exit_reason), "QEMU exit");
+    }
+    dsmvm_stats_write(n);
+    if (n->dsm && !qatomic_read(&n->fatal)) {
+        qatomic_set(&n->shutting_down, true);
+        dsm_stop(n->dsm);
+    }
+}
+
+static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
+{
+    DsmvmNode *n = DSMVM_NODE(uc);
+
+    if (dsmvm_node) {
+        error_setg(errp, "only one " TYPE_DSMVM_NODE " object is allowed");
+        return;
+    }
+    if (!n->cluster_path) {
+        error_setg(errp, TYPE_DSMVM_NODE ": the cluster property (path of the cluster "
+                   "description) is required");
+        return;
+    }
+    n->cluster = dsmvm_cluster_load(n->cluster_path, errp);
+    if (!n->cluster) {
+        return;
+    }
+    if (n->node_id >= (uint32_t)n->cluster->num_nodes) {
+        error_setg(errp, TYPE_DSMVM_NODE ": node=%u but %s describes nodes 0..%d",
+                   n->node_id, n->cluster_path, n->cluster->num_nodes - 1);
+        return;
+    }
+    qemu_mutex_init(&n->inbox_lock);
+    qemu_mutex_init(&n->reply_lock);
+    qemu_cond_init(&n->reply_cond);
+    g_queue_init(&n->inbox);
+    n->pending = g_hash_table_new(g_int64_hash, g_int64_equal);
+    n->inbox_bh = qemu_bh_new(dsmvm_inbox_bh, n);
+    n->machine_done.notify = dsmvm_machine_done;
+    qemu_add_machine_init_done_notifier(&n->machine_done);
+    n->shutdown.notify = dsmvm_shutdown_notify;
+    qemu_register_shutdown_notifier(&n->shutdown);
+    n->exit.notify = dsmvm_exit_notify;
+    qemu_add_exit_notifier(&n->exit);
+    dsmvm_node = n;
+    dsmvm_active = true;
+}
+
+static char *dsmvm_get_cluster(Object *obj, Error **errp)
+{
+    return g_strdup(DSMVM_NODE(obj)->cluster_path);
+}
+
+static void dsmvm_set_cluster(Object *obj, const char *value, Error **errp)
+{
+    DsmvmNode *n = DSMVM_NODE(obj);
+
+    g_free(n->cluster_path);
+    n->cluster_path = g_strdup(value);
+}
+
+static char *dsmvm_get_stats_file(Object *obj, Error **errp)
+{
+    return g_strdup(DSMVM_NODE(obj)->stats_file);
+}
+
+static void dsmvm_set_stats_file(Object *obj, const char *value, Error **errp)
+{
+    DsmvmNode *n = DSMVM_NODE(obj);
+
+    g_free(n->stats_file);
+    n->stats_file = g_strdup(value);
+}
+
+static char *dsmvm_get_stats(Object *obj, Error **errp)
+{
+    return dsmvm_stats_json(DSMVM_NODE(obj));
+}
+
+static void dsmvm_node_init(Object *obj)
+{
+    DsmvmNode *n = DSMVM_NODE(obj);
+
+    object_property_add_uint32_ptr(obj, "node", &n->node_id, OBJ_PROP_FLAG_READWRITE);
+    object_property_set_description(obj, "node", "this node's id in the cluster");
+}
+
+static void dsmvm_node_finalize(Object *obj)
+{
+}
+
+static void dsmvm_node_class_init(ObjectClass *oc, void *data)
+{
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+
+    ucc->complete = dsmvm_node_complete;
+    object_class_property_add_str(oc, "cluster", dsmvm_get_cluster, dsmvm_set_cluster);
+    object_class_property_set_description(oc, "cluster",
+                                          "path of the cluster description every node reads");
+    object_class_property_add_str(oc, "stats-file", dsmvm_get_stats_file,
+                                  dsmvm_set_stats_file);
+    object_class_property_set_description(oc, "stats-file",
+                                          "where to write this node's statistics (JSON) at exit");
+    object_class_property_add_str(oc, "stats", dsmvm_get_stats, NULL);
+    object_class_property_set_description(oc, "stats",
+                                          "DSM and forwarding counters (JSON), read with qom-get");
+}

@@ -1,0 +1,75 @@
+/*
+ * dsmvm: this node's counters as JSON, for qom-get and for the launcher's summary.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "hw/core/cpu.h"
+#include "dsm.h"
+#include "internal.h"
+
+char *dsmvm_stats_json(DsmvmNode *n)
+{
+    GString *s = g_string_new("{");
+    struct dsm_stats st = { 0 };
+    CPUState *cpu;
+    const char *sep = "";
+
+    if (n->dsm) {
+        dsm_get_stats(n->dsm, &st);
+    }
+    g_string_append_printf(s, "\"node\": %u, \"vcpus\": [", n->node_id);
+    CPU_FOREACH(cpu) {
+        if (n->cluster && n->cluster->cpu_node[cpu->cpu_index] == (int)n->node_id) {
+            g_string_append_printf(s, "%s%d", sep, cpu->cpu_index);
+            sep = ", ";
+        }
+    }
+    g_string_append_printf(s, "], \"device_node\": %s",
+                           n->cluster && dsmvm_is_device_node(n) ? "true" : "false");
+#define FIELD(name, value) g_string_append_printf(s, ", \"" name "\": %" PRIu64, (uint64_t)(value))
+    FIELD("read_faults", st.read_faults);
+    FIELD("write_faults", st.write_faults);
+    FIELD("faults_remote", st.faults_remote);
+    FIELD("faults_local", st.faults_local);
+    FIELD("pages_sent", st.pages_sent);
+    FIELD("pages_received", st.pages_received);
+    FIELD("invalidations_sent", st.invalidations_sent);
+    FIELD("invalidations_received", st.invalidations_received);
+    FIELD("zero_page_installs", st.zero_page_installs);
+    FIELD("bytes_sent", st.bytes_sent);
+    FIELD("bytes_received", st.bytes_received);
+    FIELD("wu_updates", st.wu_updates);
+    FIELD("wu_fallbacks", st.wu_fallbacks);
+    FIELD("io_forwarded", qatomic_read(&n->counters.io_forwarded));
+    FIELD("io_served", n->counters.io_served);
+    FIELD("irqs_sent", qatomic_read(&n->counters.irqs_sent));
+    FIELD("irqs_received", n->counters.irqs_received);
+    FIELD("eois_forwarded", qatomic_read(&n->counters.eois_forwarded));
+    FIELD("apic_updates_sent", qatomic_read(&n->counters.apic_updates_sent));
+#undef FIELD
+    g_string_append(s, ", \"exit_reason\": \"");
+    for (const char *p = n->exit_reason; *p; p++) {
+        g_string_append_c(s, (*p == '"' || *p == '\\') ? '\'' : *p);
+    }
+    g_string_append(s, "\"}");
+    return g_string_free(s, false);
+}
+
+/* Written atomically (temporary file, then rename) so a reader never sees half of it. */
+void dsmvm_stats_write(DsmvmNode *n)
+{
+    g_autofree char *json = NULL;
+    g_autofree char *tmp = NULL;
+
+    if (!n->stats_file) {
+        return;
+    }
+    json = dsmvm_stats_json(n);
+    tmp = g_strdup_printf("%s.tmp", n->stats_file);
+    if (!g_file_set_contents(tmp, json, -1, NULL) || rename(tmp, n->stats_file)) {
+        error_report("dsmvm node%u: cannot write statistics to %s", n->node_id,
+                     n->stats_file);
+    }
+}

@@ -1,0 +1,45 @@
+/*
+ * dsmvm: one guest run by several QEMU processes ("nodes").
+ *
+ * Hooks called from QEMU's core. Each is a cheap no-op unless a dsmvm-node
+ * object was created on the command line.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_DSMVM_DSMVM_H
+#define HW_DSMVM_DSMVM_H
+
+#include "hw/core/cpu.h"
+
+#define TYPE_DSMVM_NODE "dsmvm-node"
+
+/* True once a dsmvm-node object exists: this process is one node of a cluster. */
+extern bool dsmvm_active;
+
+/* A vCPU that another node runs: it exists here (its APIC decides destinations) but never executes. */
+bool dsmvm_cpu_is_remote(CPUState *cpu);
+void dsmvm_set_cpu_remote(int cpu_index, bool remote);
+
+/*
+ * APIC (hw/intc/apic.c). Deliveries to an APIC whose vCPU runs elsewhere are
+ * forwarded to that node, where apic_dsmvm_deliver() carries them out.
+ * Delivery modes are the APIC's (APIC_DM_*), plus DSMVM_DM_SIPI for a
+ * start-up IPI.
+ */
+#define DSMVM_DM_SIPI 0x100
+void dsmvm_forward_apic_delivery(CPUState *target, int apic_index,
+                                 unsigned delivery_mode, uint8_t vector,
+                                 uint8_t trigger_mode);
+/* False if there is no such APIC here or its vCPU is not run by this node. */
+bool apic_dsmvm_deliver(int apic_index, unsigned delivery_mode,
+                        uint8_t vector, uint8_t trigger_mode);
+/* A vCPU changed its APIC ID or logical destination: every node's copy must follow. */
+void dsmvm_apic_identity_changed(int apic_index, uint8_t id, uint8_t log_dest,
+                                 uint8_t dest_mode);
+bool apic_dsmvm_set_identity(int apic_index, uint8_t id, uint8_t log_dest,
+                             uint8_t dest_mode);
+
+/* IOAPIC (hw/intc/ioapic.c): true if the EOI was sent to the device node instead. */
+bool dsmvm_ioapic_eoi_forwarded(int vector);
+
+#endif
