@@ -33,7 +33,8 @@ hash=$(hash_inputs "$0" "$ROOT/scripts/lib.sh" "$ROOT/host/qemu" "$ROOT/host/dsm
 cached=$CACHE/qemu/$hash
 if [ -x "$cached/qemu-system-x86_64" ]; then
     if ! cmp -s "$cached/qemu-system-x86_64" "$OUT/qemu-system-x86_64"; then
-        cp "$cached/qemu-system-x86_64" "$OUT/qemu-system-x86_64"
+        cp "$cached/qemu-system-x86_64" "$OUT/qemu-system-x86_64.new"
+        mv -f "$OUT/qemu-system-x86_64.new" "$OUT/qemu-system-x86_64"
     fi
     step "QEMU $version is up to date (cache $hash)"
     exit 0
@@ -104,7 +105,9 @@ timed "building QEMU (log: build/qemu-build.log)" bash -c \
     "ninja -C '$TREE/build' qemu-system-x86_64 > '$BUILD/qemu-build.log' 2>&1" \
     || { tail -n 30 "$BUILD/qemu-build.log"; die "QEMU build failed; see $BUILD/qemu-build.log"; }
 
-cp "$TREE/build/qemu-system-x86_64" "$OUT/qemu-system-x86_64"
+# Replace, not overwrite: a running QEMU keeps its binary busy.
+cp "$TREE/build/qemu-system-x86_64" "$OUT/qemu-system-x86_64.new"
+mv -f "$OUT/qemu-system-x86_64.new" "$OUT/qemu-system-x86_64"
 mkdir -p "$cached.tmp" && cp "$OUT/qemu-system-x86_64" "$cached.tmp/" && rm -rf "$cached" && mv "$cached.tmp" "$cached"
 # Keep the cache small: the five newest builds.
 ls -1dt "$CACHE"/qemu/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf

@@ -25,6 +25,42 @@
 
 static const uint8_t zero_page[DSM_PAGE_SIZE] __attribute__((aligned(4096)));
 
+#if defined(__SANITIZE_THREAD__)
+#define DSM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DSM_TSAN 1
+#endif
+#endif
+
+#ifdef DSM_TSAN
+/* ThreadSanitizer cannot know that a write-protected page is stable, so
+ * reading one that application threads wrote earlier looks like a race.
+ * In that build the content is staged through a copy TSan does not see. */
+__attribute__((no_sanitize("thread"), noinline))
+static void copy_unseen(uint64_t *dst, const volatile uint64_t *src)
+{
+    for (size_t i = 0; i < DSM_PAGE_SIZE / sizeof(uint64_t); i++) {
+        dst[i] = src[i];
+    }
+}
+
+static const void *stable_page(struct dsm *d, const uint8_t *pa)
+{
+    static __thread uint64_t stage[DSM_PAGE_SIZE / sizeof(uint64_t)];
+    (void)d;
+    copy_unseen(stage, (const volatile uint64_t *)pa);
+    return stage;
+}
+#else
+/* Write-protected (or about to be dropped): safe to send from directly. */
+static const void *stable_page(struct dsm *d, const uint8_t *pa)
+{
+    (void)d;
+    return pa;
+}
+#endif
+
 static inline int manager_of(struct dsm *d, uint64_t p)
 {
     return (int)(p % (uint64_t)d->n);
@@ -276,7 +312,8 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
     }
     if (h->type == DSM_MSG_FWD_READ) {
         /* Sent straight from the now read-only page (no staging copy). */
-        dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_SHARED | DSM_PF_REMOTE, pa, DSM_PAGE_SIZE);
+        dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_SHARED | DSM_PF_REMOTE, stable_page(d, pa),
+                 DSM_PAGE_SIZE);
         DSM_STAT_ADD(d, pages_sent, 1);
         DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
         return 0;
@@ -285,13 +322,17 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_EXCL | DSM_PF_NODATA | DSM_PF_REMOTE,
                  NULL, 0);
     } else {
-        dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_EXCL | DSM_PF_REMOTE, pa, DSM_PAGE_SIZE);
+        dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_EXCL | DSM_PF_REMOTE, stable_page(d, pa),
+                 DSM_PAGE_SIZE);
         DSM_STAT_ADD(d, pages_sent, 1);
         DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
     }
     /* Only after the content left (send copied it): drop the page. */
     dsm_uffd_drop(pa);
     pg->state = DSM_PS_INVALID;
+    if (d->cb.page_replaced) {
+        d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
+    }
     return 0;
 }
 
@@ -307,6 +348,10 @@ static int on_inv(struct dsm *d, int src, const struct dsm_msg_hdr *h)
     if (pg->state != DSM_PS_INVALID) {
         dsm_uffd_drop(pa);
         pg->state = DSM_PS_INVALID;
+        /* Before the ack: whoever writes next must not race code cached from the old copy. */
+        if (d->cb.page_replaced) {
+            d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
+        }
     }
     DSM_STAT_ADD(d, invalidations_received, 1);
     DTRACE_PROBE2(dsm, invalidation, p, src);
@@ -348,7 +393,7 @@ static int on_fetch(struct dsm *d, int src, const struct dsm_msg_hdr *h, char *e
         dsm_uffd_wp(d->uffd, pa, 1);
         pg->state = DSM_PS_SHARED;
     }
-    dsm_send(d, src, DSM_MSG_FETCH_REPLY, p, 0, 0, pa, DSM_PAGE_SIZE);
+    dsm_send(d, src, DSM_MSG_FETCH_REPLY, p, 0, 0, stable_page(d, pa), DSM_PAGE_SIZE);
     DSM_STAT_ADD(d, pages_sent, 1);
     return 0;
 }
@@ -462,7 +507,7 @@ static void mgr_start(struct dsm *d, uint64_t p)
                 dsm_uffd_wp(d->uffd, pa, 1);
                 pg->state = DSM_PS_SHARED;
             }
-            memcpy(op->data, pa, DSM_PAGE_SIZE);
+            memcpy(op->data, stable_page(d, pa), DSM_PAGE_SIZE);
             mgr_wu_broadcast(d, p);
         } else {
             dsm_send(d, mp->owner, DSM_MSG_FETCH, p, 0, 0, NULL, 0);

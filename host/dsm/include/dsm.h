@@ -57,8 +57,10 @@ enum dsm_log_level {
 
 struct dsm_callbacks {
     void *opaque;
-    /* New content was installed at [host_addr, host_addr+len) (TCG must drop
-     * its translations of that range). */
+    /* The local content of [host_addr, host_addr+len) changed: new content
+     * was installed, or the page was given away or invalidated (TCG must drop
+     * its translations of that range).  Must not block: it runs on the thread
+     * that resolves faults. */
     void (*page_replaced)(void *opaque, void *host_addr, size_t len);
     /* A peer died, misbehaved or timed out; the guest cannot continue.
      * If NULL: the reason is logged and the process exits with status 1. */
@@ -81,7 +83,7 @@ struct dsm_config {
     /* SHM: name of the shared file under /dev/shm (same for all nodes). */
     const char *shm_name;
     /* SHM: how long a receiver spins before sleeping on its futex (ns). */
-    unsigned shm_spin_ns;
+    unsigned shm_spin_ns;          /* default 0: spinning only helps with idle cores */
     /* Cluster secret used for HMAC-SHA256 challenge/response. */
     const void *secret;
     size_t secret_len;

@@ -92,6 +92,7 @@ G_NORETURN void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...) G_GNUC_PRINTF(2,
 
 /* io-forward.c */
 void dsmvm_io_install_overlays(DsmvmNode *n);
+void dsmvm_io_bios_area_as_ram(DsmvmNode *n);
 void dsmvm_io_serve(DsmvmNode *n, int src, const DsmvmMsgIoReq *req);
 
 /* irq-forward.c */

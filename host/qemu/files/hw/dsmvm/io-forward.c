@@ -13,6 +13,8 @@
 #include "qemu/bswap.h"
 #include "hw/boards.h"
 #include "hw/i386/x86.h"
+#include "hw/pci/pci_host.h"
+#include "hw/pci-host/i440fx.h"
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
 #include "internal.h"
@@ -115,6 +117,32 @@ void dsmvm_io_install_overlays(DsmvmNode *n)
                 "dsmvm-forward-mmio-top");
     add_overlay(n, &count, get_system_memory(), DSMVM_SPACE_MEMORY, high_ram_end,
                 high_ram_end + HIGH_MMIO_SPAN, "dsmvm-forward-mmio-high");
+}
+
+/* The i440FX's Programmable Attribute Map: 0xc0000-0xfffff in 7 registers. */
+#define I440FX_PAM_BASE  0x59
+#define I440FX_PAM_COUNT 7
+#define PAM_BOTH_RAM_RW  0x33
+
+/*
+ * The firmware shadows itself into RAM below 1 MB and keeps its data there,
+ * switching the chipset's PAM registers on the device node, whose chipset it
+ * programs. vCPUs here must see that same RAM (shared through the DSM), not
+ * the ROM a fresh chipset maps: an AP started by the firmware runs code and
+ * reads data from there. Called whenever the guest starts running, since a
+ * reset restores the chipset's defaults.
+ */
+void dsmvm_io_bios_area_as_ram(DsmvmNode *n)
+{
+    PCIDevice *host = PCI_DEVICE(object_resolve_path_type("", TYPE_I440FX_PCI_DEVICE, NULL));
+
+    if (!host) {
+        dsmvm_fatal(n, "the machine has no i440FX host bridge; only -machine pc is supported");
+    }
+    for (int i = 0; i < I440FX_PAM_COUNT; i++) {
+        pci_host_config_write_common(host, I440FX_PAM_BASE + i, pci_config_size(host),
+                                     PAM_BOTH_RAM_RW, 1);
+    }
 }
 
 /* Device node, main loop: carry out another node's access and answer it. */

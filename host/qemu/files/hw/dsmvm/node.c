@@ -140,6 +140,21 @@ typedef struct DsmvmInboxItem {
     uint8_t data[];
 } DsmvmInboxItem;
 
+/* Not a message: translations to drop, queued by dsmvm_page_replaced(). */
+#define DSMVM_INBOX_TB_FLUSH 0x1000
+typedef struct DsmvmTbFlush {
+    ram_addr_t start;
+    size_t len;
+} DsmvmTbFlush;
+
+static void dsmvm_inbox_push(DsmvmNode *n, DsmvmInboxItem *item)
+{
+    qemu_mutex_lock(&n->inbox_lock);
+    g_queue_push_tail(&n->inbox, item);
+    qemu_mutex_unlock(&n->inbox_lock);
+    qemu_bh_schedule(n->inbox_bh);
+}
+
 /* "a=1;b=2" lists: the first key whose values differ, for a clear refusal. */
 static char *fingerprint_difference(const char *mine, const char *theirs, int peer)
 {
@@ -236,10 +251,7 @@ static void dsmvm_app_message(void *opaque, int src, const void *buf, size_t len
     item->type = type;
     item->len = len;
     memcpy(item->data, buf, len);
-    qemu_mutex_lock(&n->inbox_lock);
-    g_queue_push_tail(&n->inbox, item);
-    qemu_mutex_unlock(&n->inbox_lock);
-    qemu_bh_schedule(n->inbox_bh);
+    dsmvm_inbox_push(n, item);
 }
 
 /* Main loop, BQL held: carry out what needs the machine. */
@@ -256,6 +268,11 @@ static void dsmvm_inbox_bh(void *opaque)
             return;
         }
         switch (item->type) {
+        case DSMVM_INBOX_TB_FLUSH: {
+            DsmvmTbFlush *f = (DsmvmTbFlush *)item->data;
+            tb_invalidate_phys_range(f->start, f->start + f->len - 1);
+            break;
+        }
         case DSMVM_MSG_IO_REQ: {
             DsmvmMsgIoReq req;
             memcpy(&req, item->data, sizeof(req));
@@ -278,18 +295,32 @@ static void dsmvm_inbox_bh(void *opaque)
 
 /* --- host/dsm callbacks ------------------------------------------------- */
 
-/* New content arrived for guest RAM: TCG must not run code translated from the old one. */
+/*
+ * A page's content changed here (arrived, left, or was invalidated): TCG must
+ * not run code translated from the old one. Dropping translations takes TCG's
+ * page locks, which a vCPU may hold while it waits for this very thread to
+ * resolve its fault; so the drop is queued for the main loop, in order with
+ * the messages that follow (an IPI telling a vCPU to run new code comes after).
+ */
 static void dsmvm_page_replaced(void *opaque, void *host_addr, size_t len)
 {
+    DsmvmNode *n = opaque;
+    DsmvmInboxItem *item;
     ram_addr_t ram_addr;
 
     if (!tcg_enabled()) {
         return;
     }
     ram_addr = qemu_ram_addr_from_host(host_addr);
-    if (ram_addr != RAM_ADDR_INVALID) {
-        tb_invalidate_phys_range(ram_addr, ram_addr + len - 1);
+    if (ram_addr == RAM_ADDR_INVALID) {
+        return;
     }
+    item = g_malloc(sizeof(*item) + sizeof(DsmvmTbFlush));
+    item->src = n->node_id;
+    item->type = DSMVM_INBOX_TB_FLUSH;
+    item->len = sizeof(DsmvmTbFlush);
+    *(DsmvmTbFlush *)item->data = (DsmvmTbFlush){ ram_addr, len };
+    dsmvm_inbox_push(n, item);
 }
 
 static void dsmvm_peer_failed(void *opaque, int node, const char *reason)
@@ -358,6 +389,7 @@ static void dsmvm_vm_state_change(void *opaque, bool running, RunState state)
     DsmvmNode *n = opaque;
 
     if (running) {
+        dsmvm_io_bios_area_as_ram(n);
         dsmvm_time_sync(n);
     }
 }
@@ -399,6 +431,8 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
         local_cpus += !remote;
     }
 
+    /* Before connecting: a peer's HELLO may arrive as soon as we are. */
+    dsmvm_make_fingerprint(n, ms);
     dsm_config_init(&cfg);
     cfg.node_id = n->node_id;
     cfg.num_nodes = c->num_nodes;
@@ -423,7 +457,6 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     if (dsm_start(n->dsm, err, sizeof(err)) < 0) {
         dsmvm_fatal(n, "cannot connect to the cluster: %s", err);
     }
-    dsmvm_make_fingerprint(n, ms);
     dsmvm_exchange_hellos(n);
     info_report("dsmvm node%u: all %d nodes connected; this node runs %d of %d vCPUs%s",
                 n->node_id, c->num_nodes, local_cpus, ms->smp.cpus, dsmvm_is_device_node(n) ? " and the devices" : "");
