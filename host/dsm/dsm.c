@@ -26,7 +26,7 @@ void dsm_config_init(struct dsm_config *cfg)
     cfg->tcp_listen_fd = -1;
     cfg->connect_timeout_ms = 10000;
     cfg->request_timeout_ms = 10000;
-    cfg->shm_spin_ns = 20000;
+    cfg->shm_spin_ns = 0;   /* spinning only pays with spare cores (see README) */
     cfg->log_level = DSM_LOG_WARN;
 }
 

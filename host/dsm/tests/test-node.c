@@ -458,9 +458,9 @@ static int test_mixed(void)
 {
     int big = opt.nodes <= 4;
     size_t lw_pages = big ? 16 : 8;
-    lw_rounds = big ? 5 : 3;
-    atomic_iters = big ? 2000 : 400;
-    mp_iters = big ? 200 : 40;
+    lw_rounds = big ? 10 : 4;
+    atomic_iters = big ? 20000 : 2000;
+    mp_iters = big ? 500 : 100;
     /* region 0: last-writer words; region 1: counters, channels, wu pages */
     size_t size0 = lw_pages * PAGE;
     size_t size1 = (size_t)(2 + 2 * opt.nodes + 2) * PAGE;

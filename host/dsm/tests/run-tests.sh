@@ -1,0 +1,72 @@
+#!/bin/sh
+# run-tests.sh BUILD_DIR FUZZ_SECONDS - the whole DSM test suite.
+# Prints one line per test and a final "dsm: N passed, M failed".
+B=${1:-build}
+FUZZ_TIME=${2:-20}
+LOG=$B/test-logs
+mkdir -p "$LOG"
+pass=0
+fail=0
+
+run() {
+    name=$1
+    shift
+    log="$LOG/$(echo "$name" | tr ' /' '__').log"
+    start=$(date +%s.%N)
+    if timeout -k 5 300 "$@" >"$log" 2>&1; then
+        pass=$((pass + 1))
+        printf 'ok    %-44s %6.2fs\n' "$name" "$(awk "BEGIN{print $(date +%s.%N) - $start}")"
+    else
+        fail=$((fail + 1))
+        printf 'FAIL  %-44s (log: %s)\n' "$name" "$log"
+        tail -n 15 "$log" | sed 's/^/      /'
+    fi
+}
+
+multi() {   # flavour test transport nodes threads [extra driver args]
+    fl=$1 t=$2 x=$3 n=$4 th=$5
+    shift 5
+    run "$fl $t $x n=$n threads=$th" "$B/$fl/dsm-testdrv" --test "$t" --transport "$x" \
+        --nodes "$n" --threads "$th" --timeout 240 "$@"
+}
+
+# --- release build: the full matrix
+run "release unit" "$B/release/test-unit"
+for x in tcp shm; do
+    for n in 2 3 4 8; do
+        multi release mixed $x $n 2
+    done
+    multi release resident $x 2 1
+    multi release resident $x 3 1
+    multi release failure $x 3 1 --kill-last --fail-limit 5
+done
+multi release mixed tcp 2 4
+multi release mixed shm 3 3
+multi release failure tcp 2 1 --kill-last --fail-limit 5
+multi release failure shm 4 1 --kill-last --fail-limit 5
+
+# --- AddressSanitizer + UndefinedBehaviorSanitizer
+run "asan unit" "$B/asan/test-unit"
+for x in tcp shm; do
+    multi asan mixed $x 2 2
+    multi asan mixed $x 4 2
+    multi asan resident $x 2 1
+    multi asan failure $x 3 1 --kill-last --fail-limit 5
+done
+
+# --- ThreadSanitizer (threaded paths: fault thread, receive threads, app threads)
+for x in tcp shm; do
+    multi tsan mixed $x 2 2
+    multi tsan mixed $x 3 2
+done
+run "tsan unit" "$B/tsan/test-unit"
+
+# --- libFuzzer on the message decoder, seeded with valid frames
+corpus=$B/fuzz/corpus
+rm -rf "$corpus"
+"$B/release/test-unit" --write-corpus "$corpus" >/dev/null
+run "fuzz decoder ${FUZZ_TIME}s" "$B/fuzz/fuzz-decoder" -max_total_time="$FUZZ_TIME" \
+    -print_final_stats=1 "$corpus"
+
+echo "dsm: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
