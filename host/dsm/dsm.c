@@ -347,12 +347,21 @@ int dsm_add_region(struct dsm *d, void *base, size_t size)
             return -1;
         }
     }
+    /* Page descriptors exist from here on, so policies can be set before start. */
+    uint64_t npages = size / DSM_PAGE_SIZE;
+    struct dsm_page *pages = realloc(d->pages, (d->total_pages + npages) * sizeof(*pages));
+    if (!pages) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memset(pages + d->total_pages, 0, npages * sizeof(*pages));
+    d->pages = pages;
     struct dsm_region *r = &d->regions[d->nregions++];
     r->base = base;
     r->size = size;
     r->first_page = d->total_pages;
-    r->npages = size / DSM_PAGE_SIZE;
-    d->total_pages += r->npages;
+    r->npages = npages;
+    d->total_pages += npages;
     return 0;
 }
 
@@ -366,10 +375,9 @@ int dsm_start(struct dsm *d, char *err, size_t errlen)
         snprintf(err, errlen, "no memory region registered");
         return -1;
     }
-    d->pages = calloc(d->total_pages, sizeof(*d->pages));
     d->nmpages = (d->total_pages + (uint64_t)d->n - 1) / (uint64_t)d->n;
     d->mpages = calloc(d->nmpages, sizeof(*d->mpages));
-    if (!d->pages || !d->mpages) {
+    if (!d->mpages) {
         snprintf(err, errlen, "out of memory for %llu page descriptors",
                  (unsigned long long)d->total_pages);
         return -1;
@@ -483,7 +491,7 @@ void dsm_destroy(struct dsm *d)
     if (d->tr) {
         d->tr->ops->destroy(d->tr);
     }
-    for (int i = 0; i < d->nregions && d->pages; i++) {
+    for (int i = 0; i < d->nregions && d->mpages; i++) {
         dsm_uffd_unregister(d->uffd, d->regions[i].base, d->regions[i].size);
     }
     if (d->cfg.tcp_listen_fd >= 0) {

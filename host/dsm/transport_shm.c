@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -390,6 +391,7 @@ static int create_file(struct shm_transport *t, char *err, size_t errlen)
     struct shm_file_hdr *fh = file_hdr(t);
     fh->num_nodes = (uint32_t)n;
     fh->ring_size = SHM_RING_SIZE;
+    atomic_store(&fh->nodes[0].pid, (int)getpid());   /* lets peers spot a stale file */
     atomic_store(&fh->magic, SHM_MAGIC);
     /* Publish atomically: peers never see a half-initialised file. */
     if (rename(tmp, t->path) < 0) {
@@ -418,6 +420,14 @@ static int open_file(struct shm_transport *t, char *err, size_t errlen)
                     return -1;
                 }
                 struct shm_file_hdr *fh = file_hdr(t);
+                int creator = atomic_load(&fh->nodes[0].pid);
+                if (atomic_load(&fh->magic) == SHM_MAGIC && creator > 0 &&
+                    kill(creator, 0) < 0 && errno == ESRCH) {
+                    /* Left behind by a dead run: wait for node 0 to publish a new one. */
+                    munmap(t->map, t->map_len);
+                    t->map = NULL;
+                    goto wait;
+                }
                 if (atomic_load(&fh->magic) != SHM_MAGIC || fh->num_nodes != (uint32_t)n ||
                     fh->ring_size != SHM_RING_SIZE) {
                     snprintf(err, errlen, "%s: layout differs (nodes %u, local %d)", t->path,
@@ -426,12 +436,11 @@ static int open_file(struct shm_transport *t, char *err, size_t errlen)
                 }
                 return 0;
             }
-            if (fd >= 0) {
-                close(fd);
-            }
+            close(fd);
             snprintf(err, errlen, "%s has the wrong size for %d nodes", t->path, n);
             return -1;
         }
+    wait:
         if (dsm_now_ms() > deadline) {
             snprintf(err, errlen, "%s did not appear within %d ms (is node 0 running?)",
                      t->path, t->base.params.connect_timeout_ms);

@@ -131,7 +131,8 @@ int dsm_add_region(struct dsm *d, void *base, size_t size);
  * fault and receive threads.  Returns 0, or -1 with a message in err. */
 int dsm_start(struct dsm *d, char *err, size_t errlen);
 
-/* Per-page policy (local setting; set the same on every node). */
+/* Per-page policy (local setting; set the same on every node; allowed
+ * any time after dsm_add_region()). */
 int dsm_set_policy(struct dsm *d, void *addr, size_t len, enum dsm_policy policy);
 
 /* Writes data at addr on every node at once (each node replaces its copy

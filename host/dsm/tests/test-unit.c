@@ -322,7 +322,10 @@ static void test_single_node(void)
     CHECK(dsm_add_region(d, b, size) == 0, "add region b");
     CHECK(dsm_add_region(d, a + 4096, 4096) < 0, "overlapping region refused");
     CHECK(dsm_add_region(d, a + 1, 4096) < 0, "unaligned region refused");
+    CHECK(dsm_set_policy(d, b + 4096, 4096, DSM_POLICY_WRITE_UPDATE) == 0, "policy before start");
+    CHECK(dsm_set_policy(d, a - 4096, 4096, DSM_POLICY_WRITE_UPDATE) < 0, "policy outside regions");
     CHECK(dsm_start(d, err, sizeof(err)) == 0, "dsm_start: %s", err);
+    b[4096 + 3] = 1;   /* plain store into a write-update page */
     CHECK(a[5] == 0 && b[4096 * 3] == 0, "zero pages read");
     a[100] = 7;
     b[200] = 9;
@@ -337,6 +340,7 @@ static void test_single_node(void)
           (unsigned long long)s.write_faults, (unsigned long long)s.faults_local);
     CHECK(s.zero_page_installs >= 3 && s.wu_updates == 1, "zero installs %llu wu %llu",
           (unsigned long long)s.zero_page_installs, (unsigned long long)s.wu_updates);
+    CHECK(s.wu_fallbacks == 1, "wu fallbacks %llu", (unsigned long long)s.wu_fallbacks);
     CHECK(atomic_load(&replaced) >= 4, "page_replaced called %d times", atomic_load(&replaced));
     char buf[2048];
     CHECK(dsm_format_stats(&s, buf, sizeof(buf)) > 0 && strstr(buf, "read_faults"), "format");
