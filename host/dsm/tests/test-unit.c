@@ -323,7 +323,9 @@ static void test_single_node(void)
     CHECK(dsm_add_region(d, a + 4096, 4096) < 0, "overlapping region refused");
     CHECK(dsm_add_region(d, a + 1, 4096) < 0, "unaligned region refused");
     CHECK(dsm_set_policy(d, b + 4096, 4096, DSM_POLICY_WRITE_UPDATE) == 0, "policy before start");
-    CHECK(dsm_set_policy(d, a - 4096, 4096, DSM_POLICY_WRITE_UPDATE) < 0, "policy outside regions");
+    static uint8_t elsewhere[DSM_PAGE_SIZE] __attribute__((aligned(4096)));
+    CHECK(dsm_set_policy(d, elsewhere, 4096, DSM_POLICY_WRITE_UPDATE) < 0,
+          "policy outside regions");
     CHECK(dsm_start(d, err, sizeof(err)) == 0, "dsm_start: %s", err);
     b[4096 + 3] = 1;   /* plain store into a write-update page */
     CHECK(a[5] == 0 && b[4096 * 3] == 0, "zero pages read");
