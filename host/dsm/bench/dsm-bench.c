@@ -3,9 +3,11 @@
  * Floor = raw userfaultfd round trip (a thread faults, another resolves it
  *         with UFFDIO_COPY) + raw transport round trip (small request,
  *         4 KiB reply) on the same transport.
- * Then, per transport, N node processes: node 1 writes every page, node 0
+ * Per transport, N node processes: node 1 writes a block of pages, node 0
  * reads each once (remote read faults), node 1 writes them again, node 0
- * writes each once (remote write faults).  Node 0 times every access.
+ * writes each once (remote write faults).  Node 0 times every access and
+ * measures both floor components in the same rounds, interleaved, so load
+ * from elsewhere on the machine affects floor and faults alike.
  *
  *   dsm-bench [--nodes N] [--pages P] [--transport tcp|shm|both]
  *             [--spin-ns NS] [--json]
@@ -35,6 +37,7 @@
 int64_t dsm_ping(struct dsm *d, int node, uint32_t reply_len);   /* library-internal */
 
 #define PAGE DSM_PAGE_SIZE
+#define BENCH_ROUNDS 4
 
 static long spin_ns = -1;
 
@@ -75,6 +78,7 @@ struct uffd_floor {
     uint8_t *mem;
     size_t pages;
     int stop;
+    pthread_t thread;
 };
 
 static void *uffd_resolver(void *arg)
@@ -103,46 +107,51 @@ static void *uffd_resolver(void *arg)
     }
 }
 
-static struct dist measure_uffd_floor(size_t pages)
+static int uffd_floor_setup(struct uffd_floor *f, size_t pages)
 {
-    struct uffd_floor f = { .pages = pages };
-    struct dist none = { -1, -1 };
-    f.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    memset(f, 0, sizeof(*f));
+    f->pages = pages;
+    f->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     struct uffdio_api api = { .api = UFFD_API };
-    if (f.uffd < 0 || ioctl(f.uffd, UFFDIO_API, &api) < 0) {
+    if (f->uffd < 0 || ioctl(f->uffd, UFFDIO_API, &api) < 0) {
         perror("userfaultfd");
-        return none;
+        return -1;
     }
-    f.mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    madvise(f.mem, pages * PAGE, MADV_NOHUGEPAGE);
+    f->mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    madvise(f->mem, pages * PAGE, MADV_NOHUGEPAGE);
     struct uffdio_register reg = {
-        .range = { (uintptr_t)f.mem, pages * PAGE }, .mode = UFFDIO_REGISTER_MODE_MISSING,
+        .range = { (uintptr_t)f->mem, pages * PAGE }, .mode = UFFDIO_REGISTER_MODE_MISSING,
     };
-    if (ioctl(f.uffd, UFFDIO_REGISTER, &reg) < 0) {
+    if (ioctl(f->uffd, UFFDIO_REGISTER, &reg) < 0) {
         perror("UFFDIO_REGISTER");
-        return none;
+        return -1;
     }
-    pthread_t t;
-    pthread_create(&t, NULL, uffd_resolver, &f);
-    uint64_t *lat = malloc(pages * sizeof(*lat));
-    for (size_t i = 0; i < pages; i++) {
+    pthread_create(&f->thread, NULL, uffd_resolver, f);
+    return 0;
+}
+
+/* Times first touches of pages [from, to) of the floor region. */
+static void uffd_floor_measure(struct uffd_floor *f, size_t from, size_t to, uint64_t *lat)
+{
+    for (size_t i = from; i < to; i++) {
         uint64_t t0 = now_ns();
-        (void)*(volatile uint8_t *)(f.mem + i * PAGE);
+        (void)*(volatile uint8_t *)(f->mem + i * PAGE);
         lat[i] = now_ns() - t0;
     }
-    __atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
-    pthread_join(t, NULL);
-    close(f.uffd);
-    munmap(f.mem, pages * PAGE);
-    struct dist d = summarize(lat, pages);
-    free(lat);
-    return d;
+}
+
+static void uffd_floor_teardown(struct uffd_floor *f)
+{
+    __atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(f->thread, NULL);
+    close(f->uffd);
+    munmap(f->mem, f->pages * PAGE);
 }
 
 /* ---- DSM runs ---------------------------------------------------------------- */
 
 struct result {
-    struct dist rtt, read, write;
+    struct dist uffd, rtt, read, write;
 };
 
 static int node_main(int node, int nodes, const char *transport, const char *addrs_csv,
@@ -184,47 +193,58 @@ static int node_main(int node, int nodes, const char *transport, const char *add
         return 1;
     }
     uint64_t *rd = calloc(pages, sizeof(uint64_t)), *wr = calloc(pages, sizeof(uint64_t));
-    uint64_t *rtt = calloc(pages, sizeof(uint64_t));
-
-    /* transport floor first, while nothing else runs */
-    dsm_barrier(d, 0);
+    uint64_t *rtt = calloc(pages, sizeof(uint64_t)), *uf = calloc(pages, sizeof(uint64_t));
+    struct uffd_floor floor;
     if (node == 0) {
+        if (uffd_floor_setup(&floor, pages) < 0) {
+            return 1;
+        }
         for (size_t i = 0; i < 50; i++) {
             dsm_ping(d, 1, PAGE);   /* warm-up */
         }
-        for (size_t i = 0; i < pages; i++) {
-            int64_t t = dsm_ping(d, 1, PAGE);
-            rtt[i] = t > 0 ? (uint64_t)t : 0;
+    }
+    for (size_t round = 0; round < BENCH_ROUNDS; round++) {
+        size_t from = pages * round / BENCH_ROUNDS, to = pages * (round + 1) / BENCH_ROUNDS;
+        dsm_barrier(d, 0);
+        if (node == 0) {
+            uffd_floor_measure(&floor, from, to, uf);
+            for (size_t i = from; i < to; i++) {
+                int64_t t = dsm_ping(d, 1, PAGE);
+                rtt[i] = t > 0 ? (uint64_t)t : 0;
+            }
+        }
+        if (node == 1) {
+            for (size_t i = from; i < to; i++) {
+                mem[i * PAGE] = 1;          /* node 1 owns them, Modified */
+            }
+        }
+        dsm_barrier(d, 0);
+        if (node == 0) {
+            for (size_t i = from; i < to; i++) {
+                uint64_t t0 = now_ns();
+                (void)*(volatile uint8_t *)(mem + i * PAGE);
+                rd[i] = now_ns() - t0;
+            }
+        }
+        dsm_barrier(d, 0);
+        if (node == 1) {
+            for (size_t i = from; i < to; i++) {
+                mem[i * PAGE] = 2;          /* Modified on node 1 again */
+            }
+        }
+        dsm_barrier(d, 0);
+        if (node == 0) {
+            for (size_t i = from; i < to; i++) {
+                uint64_t t0 = now_ns();
+                *(volatile uint8_t *)(mem + i * PAGE) = 3;
+                wr[i] = now_ns() - t0;
+            }
         }
     }
-    dsm_barrier(d, 0);
-    if (node == 1) {
-        for (size_t i = 0; i < pages; i++) {
-            mem[i * PAGE] = 1;
-        }
-    }
-    dsm_barrier(d, 0);
     if (node == 0) {
-        for (size_t i = 0; i < pages; i++) {
-            uint64_t t0 = now_ns();
-            (void)*(volatile uint8_t *)(mem + i * PAGE);
-            rd[i] = now_ns() - t0;
-        }
-    }
-    dsm_barrier(d, 0);
-    if (node == 1) {
-        for (size_t i = 0; i < pages; i++) {
-            mem[i * PAGE] = 2;
-        }
-    }
-    dsm_barrier(d, 0);
-    if (node == 0) {
-        for (size_t i = 0; i < pages; i++) {
-            uint64_t t0 = now_ns();
-            *(volatile uint8_t *)(mem + i * PAGE) = 3;
-            wr[i] = now_ns() - t0;
-        }
+        uffd_floor_teardown(&floor);
         struct result r;
+        r.uffd = summarize(uf, pages);
         r.rtt = summarize(rtt, pages);
         r.read = summarize(rd, pages);
         r.write = summarize(wr, pages);
@@ -327,12 +347,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (nodes < 2 || nodes > DSM_MAX_NODES || pages < 10) {
-        fprintf(stderr, "dsm-bench: need 2..%d nodes and at least 10 pages\n", DSM_MAX_NODES);
+    if (nodes < 2 || nodes > DSM_MAX_NODES || pages < 10 * BENCH_ROUNDS) {
+        fprintf(stderr, "dsm-bench: need 2..%d nodes and at least %d pages\n", DSM_MAX_NODES,
+                10 * BENCH_ROUNDS);
         return 2;
     }
-    /* Threads of the floor measurement are joined before any fork below. */
-    struct dist uf = measure_uffd_floor(pages);
     const char *names[2] = { "tcp", "shm" };
     struct result r[2];
     int have[2] = { 0, 0 }, rc = 0;
@@ -348,40 +367,52 @@ int main(int argc, char **argv)
         have[t] = 1;
     }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    double load = 0;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &load) != 1) {
+            load = 0;
+        }
+        fclose(la);
+    }
     if (json) {
-        printf("{\"nodes\": %d, \"pages\": %zu, \"cpus\": %ld, "
-               "\"uffd_rtt_us\": {\"median\": %.2f, \"p99\": %.2f}", nodes, pages, cpus,
-               uf.median_us, uf.p99_us);
+        printf("{\"nodes\": %d, \"samples\": %zu, \"cpus\": %ld, \"loadavg\": %.2f", nodes,
+               pages, cpus, load);
         for (int t = 0; t < 2; t++) {
             if (!have[t]) {
                 continue;
             }
-            double floor = uf.median_us + r[t].rtt.median_us;
-            printf(", \"%s\": {\"transport_rtt_4k_us\": {\"median\": %.2f, \"p99\": %.2f}, "
+            double floor = r[t].uffd.median_us + r[t].rtt.median_us;
+            printf(", \"%s\": {"
+                   "\"uffd_rtt_us\": {\"median\": %.2f, \"p99\": %.2f}, "
+                   "\"transport_rtt_4k_us\": {\"median\": %.2f, \"p99\": %.2f}, "
                    "\"read_fault_us\": {\"median\": %.2f, \"p99\": %.2f}, "
                    "\"write_fault_us\": {\"median\": %.2f, \"p99\": %.2f}, "
                    "\"floor_us\": %.2f, \"read_over_floor\": %.3f}", names[t],
-                   r[t].rtt.median_us, r[t].rtt.p99_us, r[t].read.median_us, r[t].read.p99_us,
-                   r[t].write.median_us, r[t].write.p99_us, floor, r[t].read.median_us / floor);
+                   r[t].uffd.median_us, r[t].uffd.p99_us, r[t].rtt.median_us, r[t].rtt.p99_us,
+                   r[t].read.median_us, r[t].read.p99_us, r[t].write.median_us,
+                   r[t].write.p99_us, floor, r[t].read.median_us / floor);
         }
         printf("}\n");
         return rc;
     }
-    printf("dsm-bench: %d nodes, %zu pages per measurement, %ld CPUs (times in us)\n", nodes,
-           pages, cpus);
-    printf("uffd round trip (fault + UFFDIO_COPY by another thread): median %.1f  p99 %.1f\n",
-           uf.median_us, uf.p99_us);
-    printf("%-5s %17s %17s %17s %8s %14s\n", "", "rtt 4K med/p99", "read med/p99",
-           "write med/p99", "floor", "read/floor");
+    printf("dsm-bench: %d nodes, %zu samples each, %ld CPUs, load average %.2f (times in us)\n",
+           nodes, pages, cpus, load);
+    printf("floor = uffd round trip (fault, another thread UFFDIO_COPYs) + transport round\n"
+           "trip (small request, 4 KiB reply); measured by node 0 interleaved with the faults\n");
+    printf("%-4s %15s %15s %15s %15s %6s %s\n", "", "uffd med/p99", "rtt4K med/p99",
+           "read med/p99", "write med/p99", "floor", "read/floor");
     for (int t = 0; t < 2; t++) {
         if (!have[t]) {
             continue;
         }
-        double floor = uf.median_us + r[t].rtt.median_us;
-        printf("%-5s %8.1f/%-8.1f %8.1f/%-8.1f %8.1f/%-8.1f %8.1f %10.2fx %s\n", names[t],
-               r[t].rtt.median_us, r[t].rtt.p99_us, r[t].read.median_us, r[t].read.p99_us,
-               r[t].write.median_us, r[t].write.p99_us, floor, r[t].read.median_us / floor,
-               r[t].read.median_us / floor <= 1.5 ? "(goal <= 1.5x met)" : "(goal 1.5x missed)");
+        double floor = r[t].uffd.median_us + r[t].rtt.median_us;
+        double ratio = r[t].read.median_us / floor;
+        printf("%-4s %7.1f/%-7.1f %7.1f/%-7.1f %7.1f/%-7.1f %7.1f/%-7.1f %6.1f %.2fx %s\n",
+               names[t], r[t].uffd.median_us, r[t].uffd.p99_us, r[t].rtt.median_us,
+               r[t].rtt.p99_us, r[t].read.median_us, r[t].read.p99_us, r[t].write.median_us,
+               r[t].write.p99_us, floor, ratio,
+               ratio <= 1.5 ? "(goal <= 1.5x: met)" : "(goal <= 1.5x: missed)");
     }
     return rc;
 }
