@@ -505,6 +505,27 @@ static int shm_send(struct dsm_transport *base, int dst, const struct dsm_msg_hd
     struct shm_transport *t = (struct shm_transport *)base;
     struct shm_peer *pe = &t->peers[dst];
     const char *why = NULL;
+    if (h->type == DSM_MSG_APP) {
+        /* Application messages may only fill half the ring: protocol
+         * replies, sent by receive threads, must always find room, or two
+         * receive threads could each wait for the other to drain.  Waited
+         * for outside the lock, which protocol sends must never queue on. */
+        struct shm_ring_ctl *r = ring(t, base->params.hs.self, dst);
+        uint64_t need = SHM_REC_HDR + sizeof(*h) + h->payload_len + 8;
+        long long deadline = 0;
+        while (SHM_RING_SIZE / 2 < need + atomic_load(&r->tail) - atomic_load(&r->head)) {
+            if (!deadline) {
+                deadline = dsm_now_ms() + base->params.io_timeout_ms;
+            }
+            if (!atomic_load(&pe->alive) || peer_process_gone(t, dst) ||
+                dsm_now_ms() > deadline) {
+                peer_fail(t, dst, "peer stopped reading (application messages pile up)");
+                return -1;
+            }
+            struct timespec ts = { 0, 100 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+    }
     pthread_mutex_lock(&pe->send_lock);
     if (!atomic_load(&pe->alive)) {
         pthread_mutex_unlock(&pe->send_lock);

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -388,6 +390,38 @@ static int tcp_start(struct dsm_transport *base, char *err, size_t errlen)
     return 0;
 }
 
+/* Application messages may only fill half of the send buffer: protocol
+ * replies, sent by receive threads, must never block, or two receive
+ * threads could each wait for the other to drain.  Waits only under
+ * congestion, bounded by the I/O timeout. */
+static int wait_headroom(struct tcp_transport *t, struct tcp_peer *pe, size_t len)
+{
+    int sndbuf = 0;
+    socklen_t sl = sizeof(sndbuf);
+    if (!atomic_load(&pe->alive)) {
+        return 0;   /* tcp_send reports it */
+    }
+    if (getsockopt(pe->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 || sndbuf <= 0) {
+        return 0;
+    }
+    long long deadline = 0;
+    for (;;) {
+        int queued = 0;
+        if (ioctl(pe->fd, SIOCOUTQ, &queued) < 0 || (size_t)queued + len <= (size_t)sndbuf / 2 ||
+            queued == 0) {
+            return 0;
+        }
+        if (!deadline) {
+            deadline = dsm_now_ms() + t->base.params.io_timeout_ms;
+        }
+        if (dsm_now_ms() > deadline || !atomic_load(&pe->alive)) {
+            return -1;
+        }
+        struct timespec ts = { 0, 100 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int tcp_send(struct dsm_transport *base, int dst, const struct dsm_msg_hdr *h,
                     const void *payload)
 {
@@ -401,6 +435,11 @@ static int tcp_send(struct dsm_transport *base, int dst, const struct dsm_msg_hd
     size_t left = sizeof(*h) + h->payload_len;
     char why[128] = "";
 
+    /* outside the lock: protocol sends must not queue behind a waiting app send */
+    if (h->type == DSM_MSG_APP && wait_headroom(t, pe, left) < 0) {
+        peer_fail(t, dst, "peer stopped reading (application messages pile up)");
+        return -1;
+    }
     pthread_mutex_lock(&pe->send_lock);
     if (!atomic_load(&pe->alive)) {
         pthread_mutex_unlock(&pe->send_lock);

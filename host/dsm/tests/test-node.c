@@ -104,10 +104,20 @@ static uint8_t app_byte(int src, int i, size_t k)
     return (uint8_t)(src * 31 + i * 7 + k);
 }
 
+#define FLOOD_LEN 60000
+static atomic_int flood_count[DSM_MAX_NODES];
+
 static void on_app(void *opaque, int src, const void *buf, size_t len)
 {
     (void)opaque;
     const uint8_t *b = buf;
+    if (len == FLOOD_LEN) {
+        if (b[0] != (uint8_t)src || b[len - 1] != (uint8_t)(src + 1)) {
+            atomic_fetch_add(&app_bad, 1);
+        }
+        atomic_fetch_add(&flood_count[src], 1);
+        return;
+    }
     int i = atomic_load(&app_count[src]);
     if (len != app_len(i)) {
         atomic_fetch_add(&app_bad, 1);
@@ -314,6 +324,45 @@ static void app_run(void)
           "oversized app message must be refused");
 }
 
+/* ---- mixed test: application flood while pages move ----------------------- */
+
+static int flood_msgs;
+
+static void flood_thread(int tid)
+{
+    if (tid == 0) {
+        /* all nodes flood each other at once: protocol replies must still flow */
+        static uint8_t buf[FLOOD_LEN];
+        buf[0] = (uint8_t)opt.node;
+        buf[FLOOD_LEN - 1] = (uint8_t)(opt.node + 1);
+        for (int i = 0; i < flood_msgs; i++) {
+            for (int dst = 0; dst < opt.nodes; dst++) {
+                if (dst != opt.node) {
+                    CHECK(dsm_send_app(g_dsm, dst, buf, FLOOD_LEN) == 0, "flood to %d", dst);
+                }
+            }
+        }
+    } else {
+        for (int i = 0; i < atomic_iters / 4; i++) {
+            atomic_fetch_add(counters[i % NCOUNTERS], 1);
+        }
+    }
+    team_barrier(tid);
+    if (tid == 0) {
+        double deadline = now_s() + 60;
+        for (int src = 0; src < opt.nodes; src++) {
+            while (src != opt.node && atomic_load(&flood_count[src]) < flood_msgs &&
+                   now_s() < deadline) {
+                usleep(1000);
+            }
+            CHECK(src == opt.node || atomic_load(&flood_count[src]) == flood_msgs,
+                  "%d flood messages from %d, want %d", atomic_load(&flood_count[src]), src,
+                  flood_msgs);
+        }
+        CHECK(atomic_load(&app_bad) == 0, "corrupted flood messages");
+    }
+}
+
 /* ---- mixed test: write-update pages -------------------------------------- */
 
 static void wu_run(uint8_t *wu_page)
@@ -461,6 +510,7 @@ static int test_mixed(void)
     lw_rounds = big ? 10 : 4;
     atomic_iters = big ? 20000 : 2000;
     mp_iters = big ? 500 : 100;
+    flood_msgs = big ? 150 : 20;
     /* region 0: last-writer words; region 1: counters, channels, wu pages */
     size_t size0 = lw_pages * PAGE;
     size_t size1 = (size_t)(2 + 2 * opt.nodes + 2) * PAGE;
@@ -496,6 +546,10 @@ static int test_mixed(void)
     barrier();
     double t3 = now_s();
     app_run();
+    barrier();
+    if (opt.threads > 1) {
+        run_team(flood_thread);
+    }
     barrier();
     double t4 = now_s();
     wu_run(wu_page);
