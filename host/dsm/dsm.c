@@ -145,7 +145,7 @@ static void report_failures(struct dsm *d)
         pthread_mutex_lock(&d->lock);
         for (int i = 0; i < d->ntracked; i++) {
             uint64_t p = d->tracked[i];
-            dsm_logf(d, DSM_LOG_ERROR, "fault on page %llu (manager node %llu) fails: node %d "
+            dsm_logf(d, DSM_LOG_ERROR, "fault on page %llu (manager node %llu) cannot complete: node %d "
                      "failed", (unsigned long long)p, (unsigned long long)(p % (uint64_t)d->n),
                      node);
         }

@@ -36,6 +36,7 @@ static struct {
     const char *shm_name;
     int ready_fd;
     int verbose;
+    int default_handler;   /* leave peer_failed unset: library default (exit 1) */
     const char *secret;
 } opt = { .threads = 2, .listen_fd = -1, .ready_fd = -1, .secret = "test-secret" };
 
@@ -443,7 +444,7 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
         cfg.shm_name = opt.shm_name;
     }
     struct dsm_callbacks cb = {
-        .peer_failed = on_peer_failed,
+        .peer_failed = opt.default_handler ? NULL : on_peer_failed,
         .page_replaced = on_page_replaced,
         .app_message = on_app,
     };
@@ -648,7 +649,8 @@ int main(int argc, char **argv)
         { "node", 1, 0, 'n' }, { "nodes", 1, 0, 'N' }, { "threads", 1, 0, 't' },
         { "test", 1, 0, 'T' }, { "transport", 1, 0, 'x' }, { "addrs", 1, 0, 'a' },
         { "listen-fd", 1, 0, 'l' }, { "shm-name", 1, 0, 's' }, { "ready-fd", 1, 0, 'r' },
-        { "secret", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { 0, 0, 0, 0 },
+        { "secret", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "default-handler", 0, 0, 'D' },
+        { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -664,6 +666,7 @@ int main(int argc, char **argv)
         case 'r': opt.ready_fd = atoi(optarg); break;
         case 'S': opt.secret = optarg; break;
         case 'v': opt.verbose = 1; break;
+        case 'D': opt.default_handler = 1; break;
         default: return 2;
         }
     }

@@ -45,13 +45,15 @@ static int listen_any(int *port)
 
 int main(int argc, char **argv)
 {
-    int nodes = 2, threads = 2, kill_last = 0, verbose = 0;
+    int nodes = 2, threads = 2, kill_last = 0, verbose = 0, default_handler = 0;
+    int expect_exit = EXIT_PEER_FAILED;
     double timeout = 120, fail_limit = 5;
     const char *test = "mixed", *transport = "tcp", *node_bin = NULL;
     static const struct option lo[] = {
         { "nodes", 1, 0, 'N' }, { "threads", 1, 0, 't' }, { "test", 1, 0, 'T' },
         { "transport", 1, 0, 'x' }, { "timeout", 1, 0, 'o' }, { "node-bin", 1, 0, 'b' },
         { "kill-last", 0, 0, 'k' }, { "fail-limit", 1, 0, 'f' }, { "verbose", 0, 0, 'v' },
+        { "default-handler", 0, 0, 'D' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
         case 'k': kill_last = 1; break;
         case 'f': fail_limit = atof(optarg); break;
         case 'v': verbose = 1; break;
+        case 'D': default_handler = 1; expect_exit = 1; break;
         default: return 2;
         }
     }
@@ -130,8 +133,15 @@ int main(int argc, char **argv)
                 (char *)node_bin, "--node", a_node, "--nodes", a_nodes, "--threads", a_thr,
                 "--test", (char *)test, "--transport", (char *)transport,
                 "--addrs", addrs, "--listen-fd", a_lfd, "--shm-name", shm_name,
-                "--ready-fd", a_rfd, verbose ? "--verbose" : NULL, NULL,
+                "--ready-fd", a_rfd, NULL, NULL, NULL,
             };
+            int extra = 19;
+            if (verbose) {
+                args[extra++] = "--verbose";
+            }
+            if (default_handler) {
+                args[extra++] = "--default-handler";
+            }
             execv(node_bin, args);
             perror(node_bin);
             _exit(127);
@@ -207,7 +217,7 @@ int main(int argc, char **argv)
         }
         if (kill_last) {
             double dt = exit_time[i] - t_kill;
-            int ok = st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == EXIT_PEER_FAILED && t_kill > 0;
+            int ok = st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == expect_exit && t_kill > 0;
             fprintf(stderr, "dsm-testdrv: node %d reported the failure and exited %.3f s after "
                     "the kill (%s)\n", i, dt, ok ? "ok" : "WRONG STATUS");
             if (!ok || dt > fail_limit) {
