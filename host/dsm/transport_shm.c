@@ -478,6 +478,9 @@ static int shm_start(struct dsm_transport *base, char *err, size_t errlen)
         char why[256];
         if (dsm_handshake(&p->hs, &io, j, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "handshake with node %d over %s: %s", j, t->path, why);
+            if (self == 0) {
+                unlink(t->path);   /* this cluster will not form: leave nothing behind */
+            }
             return -1;
         }
         int pid = atomic_load(&file_hdr(t)->nodes[j].pid);

@@ -44,6 +44,9 @@ multi release mixed tcp 2 4
 multi release mixed shm 3 3
 multi release failure tcp 2 1 --kill-last --fail-limit 5
 multi release failure shm 4 1 --kill-last --fail-limit 5
+# a node with another cluster secret is refused, with the reason, at start
+multi release mixed tcp 2 1 --bad-secret
+multi release mixed shm 3 1 --bad-secret
 # no peer_failed callback: the library's default prints the reason and exits 1
 multi release failure tcp 3 1 --kill-last --fail-limit 5 --default-handler
 multi release failure shm 3 1 --kill-last --fail-limit 5 --default-handler

@@ -5,7 +5,8 @@
  *             application messages, write-update pages
  *   resident  node 0 writes everything, node 1 half: residency follows
  *   failure   the last node holds pages and gets SIGKILLed by the driver
- * Exit status: 0 pass, 1 failure found, 42 a peer failed (callback).
+ * Exit status: 0 pass, 1 failure found, 3 dsm_start failed, 42 a peer
+ * failed (callback).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "dsm.h"
 
 #define EXIT_PEER_FAILED 42
+#define EXIT_START_FAILED 3
 #define PAGE DSM_PAGE_SIZE
 #define WORDS_PER_PAGE (PAGE / sizeof(uint64_t))
 
@@ -461,7 +463,7 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
     }
     if (dsm_start(g_dsm, err, sizeof(err)) < 0) {
         fprintf(stderr, "node %d: dsm_start: %s\n", opt.node, err);
-        return -1;
+        exit(EXIT_START_FAILED);
     }
     return 0;
 }

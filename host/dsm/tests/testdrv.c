@@ -46,14 +46,14 @@ static int listen_any(int *port)
 int main(int argc, char **argv)
 {
     int nodes = 2, threads = 2, kill_last = 0, verbose = 0, default_handler = 0;
-    int expect_exit = EXIT_PEER_FAILED;
+    int expect_exit = EXIT_PEER_FAILED, bad_secret = 0;
     double timeout = 120, fail_limit = 5;
     const char *test = "mixed", *transport = "tcp", *node_bin = NULL;
     static const struct option lo[] = {
         { "nodes", 1, 0, 'N' }, { "threads", 1, 0, 't' }, { "test", 1, 0, 'T' },
         { "transport", 1, 0, 'x' }, { "timeout", 1, 0, 'o' }, { "node-bin", 1, 0, 'b' },
         { "kill-last", 0, 0, 'k' }, { "fail-limit", 1, 0, 'f' }, { "verbose", 0, 0, 'v' },
-        { "default-handler", 0, 0, 'D' },
+        { "default-handler", 0, 0, 'D' }, { "bad-secret", 0, 0, 'B' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -69,6 +69,7 @@ int main(int argc, char **argv)
         case 'f': fail_limit = atof(optarg); break;
         case 'v': verbose = 1; break;
         case 'D': default_handler = 1; expect_exit = 1; break;
+        case 'B': bad_secret = 1; break;
         default: return 2;
         }
     }
@@ -133,7 +134,7 @@ int main(int argc, char **argv)
                 (char *)node_bin, "--node", a_node, "--nodes", a_nodes, "--threads", a_thr,
                 "--test", (char *)test, "--transport", (char *)transport,
                 "--addrs", addrs, "--listen-fd", a_lfd, "--shm-name", shm_name,
-                "--ready-fd", a_rfd, NULL, NULL, NULL,
+                "--ready-fd", a_rfd, NULL, NULL, NULL, NULL, NULL,
             };
             int extra = 19;
             if (verbose) {
@@ -141,6 +142,10 @@ int main(int argc, char **argv)
             }
             if (default_handler) {
                 args[extra++] = "--default-handler";
+            }
+            if (bad_secret && i == nodes - 1) {
+                args[extra++] = "--secret";
+                args[extra++] = "not-the-cluster-secret";
             }
             execv(node_bin, args);
             perror(node_bin);
@@ -221,6 +226,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "dsm-testdrv: node %d reported the failure and exited %.3f s after "
                     "the kill (%s)\n", i, dt, ok ? "ok" : "WRONG STATUS");
             if (!ok || dt > fail_limit) {
+                failed = 1;
+            }
+            continue;
+        }
+        if (bad_secret) {
+            /* every connection to the last node must be refused at start */
+            int refused = st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 3;
+            int must = i == nodes - 1 || nodes == 2;
+            if (must && !refused) {
+                fprintf(stderr, "dsm-testdrv: node %d was not refused (status %#x)\n", i, st);
                 failed = 1;
             }
             continue;
