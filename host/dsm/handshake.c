@@ -120,7 +120,7 @@ int dsm_handshake(const struct dsm_hs_params *p, const struct dsm_hs_io *io,
     dsm_hello_build(p, &mine);
     if (io->send(io->opaque, &mine, sizeof(mine)) < 0 ||
         io->recv(io->opaque, &theirs, sizeof(theirs)) < 0) {
-        snprintf(err, errlen, "connection lost during hello");
+        snprintf(err, errlen, "no hello from the peer (connection lost, peer gone or timed out)");
         return -1;
     }
     int bad = dsm_hello_check(p, &theirs, expected_peer, why, sizeof(why));
@@ -132,7 +132,7 @@ int dsm_handshake(const struct dsm_hs_params *p, const struct dsm_hs_io *io,
     dsm_auth_mac(p, &mine, &theirs, out.mac);
     if (io->send(io->opaque, &out, sizeof(out)) < 0 ||
         io->recv(io->opaque, &in, sizeof(in)) < 0) {
-        snprintf(err, errlen, "connection lost during authentication%s%s",
+        snprintf(err, errlen, "no authentication from the peer%s%s",
                  bad ? ": " : "", bad ? why : "");
         return -1;
     }
@@ -155,7 +155,7 @@ int dsm_handshake(const struct dsm_hs_params *p, const struct dsm_hs_io *io,
     uint32_t verdict = dsm_mac_equal(expect, in.mac, 32) ? 0 : 1, peer_verdict = 1;
     if (io->send(io->opaque, &verdict, sizeof(verdict)) < 0 ||
         io->recv(io->opaque, &peer_verdict, sizeof(peer_verdict)) < 0) {
-        snprintf(err, errlen, "connection lost after authentication");
+        snprintf(err, errlen, "no final verdict from the peer");
         return -1;
     }
     if (verdict) {

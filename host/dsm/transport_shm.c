@@ -354,8 +354,9 @@ static int hs_recv(void *opaque, void *buf, size_t len)
             ring_consume(t, t->hs_peer, got);
             return 0;
         }
-        if (dsm_now_ms() > deadline) {
-            return -1;
+        int pid = atomic_load(&file_hdr(t)->nodes[t->hs_peer].pid);
+        if (dsm_now_ms() > deadline || (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)) {
+            return -1;   /* timed out, or the peer exited during the handshake */
         }
         atomic_store(&me->waiting, 1);
         futex_wait(&me->doorbell, seq, 10);
