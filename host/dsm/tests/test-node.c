@@ -368,6 +368,38 @@ static void flood_thread(int tid)
 
 /* ---- mixed test: write-update pages -------------------------------------- */
 
+#define WU_ROUNDS 40
+static _Atomic uint64_t *wu_words;   /* word 16*k belongs to node k */
+
+/* Thread 0 publishes its node's counter through write-updates while the
+ * other threads keep reading everybody's: values never go backwards. */
+static void wu_concurrent_thread(int tid)
+{
+    if (tid == 0) {
+        for (uint64_t v = 1; v <= WU_ROUNDS; v++) {
+            CHECK(dsm_write_update(g_dsm, (void *)&wu_words[16 * opt.node], &v, sizeof(v)) == 0,
+                  "write_update %llu", (unsigned long long)v);
+        }
+    } else {
+        uint64_t last[DSM_MAX_NODES] = { 0 };
+        for (int it = 0; it < 20000; it++) {
+            int k = it % opt.nodes;
+            uint64_t v = atomic_load(&wu_words[16 * k]);
+            CHECK(v >= last[k] && v <= WU_ROUNDS, "wu word of node %d went %llu -> %llu", k,
+                  (unsigned long long)last[k], (unsigned long long)v);
+            last[k] = v;
+            if ((it & 255) == 0) {
+                sched_yield();
+            }
+        }
+    }
+    team_barrier(tid);
+    for (int k = 0; k < opt.nodes; k++) {
+        CHECK(atomic_load(&wu_words[16 * k]) == WU_ROUNDS, "final wu word of node %d = %llu", k,
+              (unsigned long long)atomic_load(&wu_words[16 * k]));
+    }
+}
+
 static void wu_run(uint8_t *wu_page)
 {
     _Atomic uint64_t *w = (_Atomic uint64_t *)wu_page;
@@ -415,6 +447,9 @@ static void wu_run(uint8_t *wu_page)
     }
     barrier();
     CHECK(atomic_load(&w[101]) == 5 && atomic_load(&w[100]) == 777, "wu after fallback");
+    barrier();
+    wu_words = w + WORDS_PER_PAGE + 8;   /* second write-update page, fresh words */
+    run_team(wu_concurrent_thread);
     barrier();
 }
 
