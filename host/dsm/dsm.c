@@ -145,9 +145,9 @@ static void report_failures(struct dsm *d)
         pthread_mutex_lock(&d->lock);
         for (int i = 0; i < d->ntracked; i++) {
             uint64_t p = d->tracked[i];
-            dsm_logf(d, DSM_LOG_ERROR, "fault on page %llu (manager node %llu) cannot complete: node %d "
-                     "failed", (unsigned long long)p, (unsigned long long)(p % (uint64_t)d->n),
-                     node);
+            dsm_logf(d, DSM_LOG_ERROR, "fault on page %llu (manager node %llu) cannot "
+                     "complete: node %d failed", (unsigned long long)p,
+                     (unsigned long long)(p % (uint64_t)d->n), node);
         }
         pthread_cond_broadcast(&d->cond);   /* barrier / write-update waiters give up */
         pthread_mutex_unlock(&d->lock);

@@ -195,7 +195,8 @@ static void lastwriter_thread(int tid)
     unsigned seed = (unsigned)(opt.node * 100 + tid);
     for (int r = 0; r < lw_rounds; r++) {
         for (size_t w = 0; w < lw_nwords; w++) {
-            if ((w / 16) % (size_t)opt.threads != (size_t)tid || writer_of(w, r) != (unsigned)opt.node) {
+            if ((w / 16) % (size_t)opt.threads != (size_t)tid ||
+                writer_of(w, r) != (unsigned)opt.node) {
                 continue;
             }
             atomic_store_explicit(&lw_words[w], lw_value(r, (unsigned)opt.node, w),
@@ -422,8 +423,8 @@ static void wu_run(uint8_t *wu_page)
         CHECK(dsm_write_update(g_dsm, wu_page + PAGE - 8, two, sizeof(two)) == 0, "wu span");
     }
     barrier();
-    CHECK(atomic_load(&w[WORDS_PER_PAGE - 1]) == 0xaaaa && atomic_load(&w[WORDS_PER_PAGE]) == 0xbbbb,
-          "write-update across pages");
+    CHECK(atomic_load(&w[WORDS_PER_PAGE - 1]) == 0xaaaa &&
+          atomic_load(&w[WORDS_PER_PAGE]) == 0xbbbb, "write-update across pages");
     dsm_get_stats(g_dsm, &s1);
     CHECK(s1.wu_pages_replaced > s0.wu_pages_replaced, "no write-update install counted");
     CHECK(atomic_load(&g_pages_replaced) > replaced0, "page_replaced callback not called");

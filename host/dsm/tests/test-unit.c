@@ -481,7 +481,8 @@ static int write_corpus(const char *dir)
     struct { unsigned type; uint64_t page, arg; uint32_t flags, len; } m[] = {
         { DSM_MSG_READ_REQ, 1, 0, 0, 0 }, { DSM_MSG_WRITE_REQ, 5, 0, 0, 0 },
         { DSM_MSG_FWD_READ, 2, 3, 0, 0 }, { DSM_MSG_FWD_WRITE, 2, 3, DSM_PF_NODATA, 0 },
-        { DSM_MSG_PAGE, 7, 0, DSM_PF_SHARED, 4096 }, { DSM_MSG_PAGE, 7, 0, DSM_PF_EXCL | DSM_PF_ZERO, 0 },
+        { DSM_MSG_PAGE, 7, 0, DSM_PF_SHARED, 4096 },
+        { DSM_MSG_PAGE, 7, 0, DSM_PF_EXCL | DSM_PF_ZERO, 0 },
         { DSM_MSG_DONE, 1, 0, 0, 0 }, { DSM_MSG_INV, 2, 0, 0, 0 }, { DSM_MSG_INV_ACK, 1, 0, 0, 0 },
         { DSM_MSG_WU_REQ, 1, 100, 0, 16 }, { DSM_MSG_FETCH_REPLY, 1, 0, 0, 4096 },
         { DSM_MSG_WU_PAGE, 2, 0, 0, 4096 }, { DSM_MSG_APP, 0, 0, 0, 100 },
