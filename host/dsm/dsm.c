@@ -647,10 +647,9 @@ int dsm_barrier(struct dsm *d, int timeout_ms)
 
 int64_t dsm_ping(struct dsm *d, int node, uint32_t reply_len)
 {
-    static uint64_t seq_tx;
     struct timespec dl = deadline_in(d->cfg.request_timeout_ms);
     pthread_mutex_lock(&d->lock);
-    uint64_t seq = (++seq_tx) & 0xffffffffu;
+    uint64_t seq = (++d->ping_seq_tx) & 0xffffffffu;
     pthread_mutex_unlock(&d->lock);
     uint64_t t0 = dsm_now_ns();
     dsm_send(d, node, DSM_MSG_PING, 0, seq | ((uint64_t)reply_len << 32), 0, NULL, 0);

@@ -108,7 +108,7 @@ struct dsm {
     pthread_mutex_t wu_serial;          /* one dsm_write_update in flight per node */
     int wu_done;
 
-    uint64_t ping_seq_rx;
+    uint64_t ping_seq_tx, ping_seq_rx;
 
     struct dsm_stats stats;             /* updated with relaxed atomics */
 };
