@@ -15,10 +15,10 @@ run() {
     start=$(date +%s.%N)
     if timeout -k 5 300 "$@" >"$log" 2>&1; then
         pass=$((pass + 1))
-        printf 'ok    %-44s %6.2fs\n' "$name" "$(awk "BEGIN{print $(date +%s.%N) - $start}")"
+        printf 'ok    %-64s %6.2fs\n' "$name" "$(awk "BEGIN{print $(date +%s.%N) - $start}")"
     else
         fail=$((fail + 1))
-        printf 'FAIL  %-44s (log: %s)\n' "$name" "$log"
+        printf 'FAIL  %-64s (log: %s)\n' "$name" "$log"
         tail -n 15 "$log" | sed 's/^/      /'
     fi
 }
@@ -26,7 +26,7 @@ run() {
 multi() {   # flavour test transport nodes threads [extra driver args]
     fl=$1 t=$2 x=$3 n=$4 th=$5
     shift 5
-    run "$fl $t $x n=$n threads=$th" "$B/$fl/dsm-testdrv" --test "$t" --transport "$x" \
+    run "$fl $t $x n=$n threads=$th${*:+ $*}" "$B/$fl/dsm-testdrv" --test "$t" --transport "$x" \
         --nodes "$n" --threads "$th" --timeout 240 "$@"
 }
 
@@ -38,18 +38,18 @@ for x in tcp shm; do
     done
     multi release resident $x 2 1
     multi release resident $x 3 1
-    multi release failure $x 3 1 --kill-last --fail-limit 5
+    multi release failure $x 3 1 --kill-last
 done
 multi release mixed tcp 2 4
 multi release mixed shm 3 3
-multi release failure tcp 2 1 --kill-last --fail-limit 5
-multi release failure shm 4 1 --kill-last --fail-limit 5
+multi release failure tcp 2 1 --kill-last
+multi release failure shm 4 1 --kill-last
 # a node with another cluster secret is refused, with the reason, at start
 multi release mixed tcp 2 1 --bad-secret
 multi release mixed shm 3 1 --bad-secret
 # no peer_failed callback: the library's default prints the reason and exits 1
-multi release failure tcp 3 1 --kill-last --fail-limit 5 --default-handler
-multi release failure shm 3 1 --kill-last --fail-limit 5 --default-handler
+multi release failure tcp 3 1 --kill-last --default-handler
+multi release failure shm 3 1 --kill-last --default-handler
 
 # --- AddressSanitizer + UndefinedBehaviorSanitizer
 run "asan unit" "$B/asan/test-unit"
@@ -57,7 +57,7 @@ for x in tcp shm; do
     multi asan mixed $x 2 2
     multi asan mixed $x 4 2
     multi asan resident $x 2 1
-    multi asan failure $x 3 1 --kill-last --fail-limit 5
+    multi asan failure $x 3 1 --kill-last
 done
 
 # --- ThreadSanitizer (threaded paths: fault thread, receive threads, app threads)
