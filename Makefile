@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 BUILD := build
 
-.PHONY: all deps qemu guest guest-stock guest-tuned initramfs dsm run test test-unit \
+.PHONY: all deps qemu guest guest-stock guest-tuned initramfs dsm run run-single test test-unit \
         test-integration bench clean distclean help
 
 all: qemu guest initramfs dsm
@@ -12,7 +12,8 @@ all: qemu guest initramfs dsm
 help:
 	@echo "make deps        install Debian packages (root)"
 	@echo "make             build QEMU, the stock and tuned guest kernels, the initramfs, host/dsm"
-	@echo "make run         boot the tuned guest (WORKLOAD=name, default hello)"
+	@echo "make run         boot the tuned guest on 2 nodes (WORKLOAD=name NODES=n VARIANT=stock|tuned)"
+	@echo "make run-single  the same guest on one plain QEMU process"
 	@echo "make test        unit and integration tests"
 	@echo "make bench       benchmarks (host/dsm)"
 
@@ -34,9 +35,16 @@ initramfs:
 dsm:
 	@if [ -f host/dsm/Makefile ]; then $(MAKE) -s -C host/dsm all; fi
 
+# The tuned guest on 2 nodes of this machine, node 0's console here.
 WORKLOAD ?= hello
-run: qemu guest-tuned initramfs
-	@bash scripts/run-guest.sh --variant tuned --workload $(WORKLOAD)
+NODES ?= 2
+VARIANT ?= tuned
+run: qemu guest-$(VARIANT) initramfs
+	@host/launcher/dsmvm-launch --nodes $(NODES) --variant $(VARIANT) --workload $(WORKLOAD)
+
+# The same guest on one ordinary QEMU process (no DSM), for comparison.
+run-single: qemu guest-$(VARIANT) initramfs
+	@bash scripts/run-guest.sh --variant $(VARIANT) --workload $(WORKLOAD)
 
 test: all
 	@bash tests/run-all.sh
