@@ -83,8 +83,8 @@ static void hook_log(void *ctx, int level, const char *msg)
     dsm_logf(ctx, (enum dsm_log_level)level, "%s", msg);
 }
 
-static int hook_deliver(void *ctx, int src, const struct dsm_msg_hdr *h, const void *payload,
-                        char *err, size_t errlen)
+int dsm_deliver(void *ctx, int src, const struct dsm_msg_hdr *h, const void *payload,
+                char *err, size_t errlen)
 {
     struct dsm *d = ctx;
     struct dsm_proto_limits lim = { d->self, d->n, d->total_pages };
@@ -365,9 +365,9 @@ int dsm_add_region(struct dsm *d, void *base, size_t size)
     return 0;
 }
 
-int dsm_start(struct dsm *d, char *err, size_t errlen)
+int dsm_prepare(struct dsm *d, char *err, size_t errlen)
 {
-    if (d->started) {
+    if (d->started || d->mpages) {
         snprintf(err, errlen, "already started");
         return -1;
     }
@@ -395,6 +395,14 @@ int dsm_start(struct dsm *d, char *err, size_t errlen)
         dsm_logf(d, DSM_LOG_INFO, "kernel lacks UFFD_FEATURE_WP_UNPOPULATED (not needed: "
                  "absent pages fault as missing)");
     }
+    return 0;
+}
+
+int dsm_start(struct dsm *d, char *err, size_t errlen)
+{
+    if (dsm_prepare(d, err, errlen) < 0) {
+        return -1;
+    }
 
     struct dsm_transport_params tp;
     memset(&tp, 0, sizeof(tp));
@@ -412,7 +420,7 @@ int dsm_start(struct dsm *d, char *err, size_t errlen)
     tp.tcp_listen_fd = d->cfg.tcp_listen_fd;
     tp.shm_name = d->cfg.shm_name;
     tp.shm_spin_ns = d->cfg.shm_spin_ns;
-    struct dsm_transport_hooks hooks = { d, hook_deliver, hook_peer_down, hook_log };
+    struct dsm_transport_hooks hooks = { d, dsm_deliver, hook_peer_down, hook_log };
     d->tr = d->cfg.transport == DSM_TRANSPORT_TCP ? dsm_transport_tcp_new(&tp, &hooks)
                                                   : dsm_transport_shm_new(&tp, &hooks);
     if (!d->tr) {

@@ -137,5 +137,11 @@ void dsm_mark_failed(struct dsm *d, int node, const char *reason);  /* any threa
 
 /* dsm.c: for the bench (transport round trip with a 4 KiB reply); ns or -1 */
 int64_t dsm_ping(struct dsm *d, int node, uint32_t reply_len);
+/* dsm.c: first half of dsm_start (descriptors, userfaultfd registration),
+ * and the receive entry point (validate, then dispatch); the state-machine
+ * fuzzer drives them with a fake transport and no threads. */
+int dsm_prepare(struct dsm *d, char *err, size_t errlen);
+int dsm_deliver(void *ctx, int src, const struct dsm_msg_hdr *h, const void *payload,
+                char *err, size_t errlen);
 
 #endif

@@ -74,5 +74,13 @@ rm -rf "$corpus"
 run "fuzz decoder ${FUZZ_TIME}s" "$B/fuzz/fuzz-decoder" -max_total_time="$FUZZ_TIME" \
     -print_final_stats=1 "$corpus"
 
+# --- libFuzzer on the protocol state machine (real userfaultfd memory, fake
+#     transport), seeded with scripts of faults and the replies they expect
+corpus=$B/fuzz/state-corpus
+rm -rf "$corpus"
+"$B/release/test-unit" --write-state-corpus "$corpus" >/dev/null
+run "fuzz state machine ${FUZZ_TIME}s" "$B/fuzz/fuzz-state" -max_total_time="$FUZZ_TIME" \
+    -print_final_stats=1 "$corpus"
+
 echo "dsm: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

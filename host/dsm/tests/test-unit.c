@@ -527,10 +527,110 @@ static int write_corpus(const char *dir)
     return 0;
 }
 
+/* Scripts for fuzz-state: 'F' page is_write = local fault; 'M' + frame. */
+struct script {
+    uint8_t buf[65536];
+    size_t len;
+};
+
+static void s_fault(struct script *s, int page, int is_write)
+{
+    s->buf[s->len++] = 'F';
+    s->buf[s->len++] = (uint8_t)page;
+    s->buf[s->len++] = (uint8_t)is_write;
+}
+
+static void s_frame(struct script *s, unsigned type, int src, uint64_t page, uint64_t arg,
+                    uint32_t flags, uint32_t len)
+{
+    struct dsm_msg_hdr h;
+    dsm_msg_init(&h, type, src, page, arg, flags, len);
+    s->buf[s->len++] = 'M';
+    memcpy(s->buf + s->len, &h, sizeof(h));
+    s->len += sizeof(h);
+    memset(s->buf + s->len, 0x42, len);
+    s->len += len;
+}
+
+static int s_write(const char *dir, const char *name, const struct script *s)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    fwrite(s->buf, 1, s->len, f);
+    fclose(f);
+    return 0;
+}
+
+static int write_state_corpus(const char *dir)
+{
+    static struct script s;
+    int rc = 0;
+    mkdir(dir, 0755);
+    /* node 0 of 2: pages with an odd index are managed by node 1 */
+    s.len = 0;
+    s.buf[s.len++] = 0;   /* 2 nodes */
+    s.buf[s.len++] = 0;   /* self 0 */
+    s_fault(&s, 1, 0);
+    s_frame(&s, DSM_MSG_PAGE, 1, 1, 0, DSM_PF_SHARED | DSM_PF_REMOTE, 4096);
+    s_frame(&s, DSM_MSG_INV, 1, 1, 0, 0, 0);
+    s_fault(&s, 1, 1);
+    s_frame(&s, DSM_MSG_PAGE, 1, 1, 0, DSM_PF_EXCL | DSM_PF_REMOTE, 4096);
+    s_frame(&s, DSM_MSG_FWD_READ, 1, 1, 1, 0, 0);
+    s_frame(&s, DSM_MSG_FWD_WRITE, 1, 1, 1, DSM_PF_NODATA, 0);
+    s_fault(&s, 3, 1);
+    s_frame(&s, DSM_MSG_PAGE, 1, 3, 0, DSM_PF_EXCL | DSM_PF_ZERO, 0);
+    s_frame(&s, DSM_MSG_FETCH, 1, 3, 0, 0, 0);
+    s_frame(&s, DSM_MSG_WU_PAGE, 1, 3, 0, 0, 4096);
+    rc |= s_write(dir, "requester", &s);
+
+    /* node 0 as manager of even pages */
+    s.len = 2;
+    s_frame(&s, DSM_MSG_READ_REQ, 1, 0, 0, 0, 0);
+    s_frame(&s, DSM_MSG_DONE, 1, 0, 0, 0, 0);
+    s_frame(&s, DSM_MSG_WRITE_REQ, 1, 2, 0, 0, 0);
+    s_frame(&s, DSM_MSG_DONE, 1, 2, 0, 0, 0);
+    s_fault(&s, 2, 0);
+    s_frame(&s, DSM_MSG_PAGE, 1, 2, 0, DSM_PF_SHARED | DSM_PF_REMOTE, 4096);
+    s_frame(&s, DSM_MSG_WRITE_REQ, 1, 2, 0, 0, 0);   /* our copy is invalidated locally */
+    s_frame(&s, DSM_MSG_DONE, 1, 2, 0, 0, 0);
+    s_frame(&s, DSM_MSG_WU_REQ, 1, 2, 8, 0, 8);
+    s_frame(&s, DSM_MSG_FETCH_REPLY, 1, 2, 0, 0, 4096);
+    s_frame(&s, DSM_MSG_WU_ACK, 1, 2, 0, 0, 0);
+    s_frame(&s, DSM_MSG_WU_REQ, 1, 4, 0, 0, 100);
+    s_frame(&s, DSM_MSG_WU_ACK, 1, 4, 0, 0, 0);
+    s_frame(&s, DSM_MSG_BARRIER, 1, 0, 1, 0, 0);
+    s_frame(&s, DSM_MSG_APP, 1, 0, 0, 0, 10);
+    s_frame(&s, DSM_MSG_BYE, 1, 0, 0, 0, 0);
+    rc |= s_write(dir, "manager", &s);
+
+    /* 3 nodes, node 1: forwards and invalidations with a third party */
+    s.len = 0;
+    s.buf[s.len++] = 1;
+    s.buf[s.len++] = 1;
+    s_fault(&s, 0, 1);
+    s_frame(&s, DSM_MSG_PAGE, 0, 0, 0, DSM_PF_EXCL | DSM_PF_ZERO, 0);
+    s_frame(&s, DSM_MSG_FWD_READ, 0, 0, 2, 0, 0);
+    s_frame(&s, DSM_MSG_READ_REQ, 2, 1, 0, 0, 0);
+    s_frame(&s, DSM_MSG_DONE, 2, 1, 0, 0, 0);
+    s_frame(&s, DSM_MSG_WRITE_REQ, 0, 1, 0, 0, 0);
+    s_frame(&s, DSM_MSG_INV_ACK, 2, 1, 0, 0, 0);
+    s_frame(&s, DSM_MSG_DONE, 0, 1, 0, 0, 0);
+    rc |= s_write(dir, "three", &s);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-corpus")) {
         return write_corpus(argv[2]);
+    }
+    if (argc == 3 && !strcmp(argv[1], "--write-state-corpus")) {
+        return write_state_corpus(argv[2]);
     }
     test_sha256();
     test_hmac();
