@@ -15,6 +15,7 @@
  * queue drained by whoever holds the lock, so handlers never recurse.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,23 @@ static void track_del(struct dsm *d, uint64_t p)
     }
 }
 
+/* A failed write-protect or drop would break coherence silently: say so. */
+static void protect(struct dsm *d, uint64_t p, uint8_t *pa)
+{
+    if (dsm_uffd_wp(d->uffd, pa, 1) < 0) {
+        dsm_logf(d, DSM_LOG_ERROR, "write-protecting page %llu failed: %s",
+                 (unsigned long long)p, strerror(errno));
+    }
+}
+
+static void drop(struct dsm *d, uint64_t p, uint8_t *pa)
+{
+    if (dsm_uffd_drop(pa) < 0) {
+        dsm_logf(d, DSM_LOG_ERROR, "dropping page %llu failed: %s", (unsigned long long)p,
+                 strerror(errno));
+    }
+}
+
 /* ---- requester side ------------------------------------------------- */
 
 void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
@@ -259,7 +277,7 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
         int wp = (f & DSM_PF_SHARED) != 0;
         if (pg->state != DSM_PS_INVALID) {
             /* A write-update install got here first: replace it. */
-            dsm_uffd_drop(pa);
+            drop(d, p, pa);
         }
         if (dsm_uffd_install(d->uffd, pa, content, wp) < 0) {
             dsm_logf(d, DSM_LOG_ERROR, "UFFDIO_COPY page %llu failed", (unsigned long long)p);
@@ -307,7 +325,7 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
     }
     /* Write-protect first: no store may slip in after the copy is taken. */
     if (pg->state == DSM_PS_MODIFIED) {
-        dsm_uffd_wp(d->uffd, pa, 1);
+        protect(d, p, pa);
         pg->state = DSM_PS_SHARED;
     }
     if (h->type == DSM_MSG_FWD_READ) {
@@ -328,7 +346,7 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
     }
     /* Only after the content left (send copied it): drop the page. */
-    dsm_uffd_drop(pa);
+    drop(d, p, pa);
     pg->state = DSM_PS_INVALID;
     if (d->cb.page_replaced) {
         d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
@@ -343,10 +361,10 @@ static int on_inv(struct dsm *d, int src, const struct dsm_msg_hdr *h)
     uint8_t *pa = dsm_page_addr(d, p);
     if (pg->state == DSM_PS_MODIFIED) {
         dsm_logf(d, DSM_LOG_WARN, "INV for page %llu held Modified", (unsigned long long)p);
-        dsm_uffd_wp(d->uffd, pa, 1);
+        protect(d, p, pa);
     }
     if (pg->state != DSM_PS_INVALID) {
-        dsm_uffd_drop(pa);
+        drop(d, p, pa);
         pg->state = DSM_PS_INVALID;
         /* Before the ack: whoever writes next must not race code cached from the old copy. */
         if (d->cb.page_replaced) {
@@ -365,7 +383,7 @@ static void wu_install(struct dsm *d, uint64_t p, const void *content)
     struct dsm_page *pg = &d->pages[p];
     uint8_t *pa = dsm_page_addr(d, p);
     if (pg->state != DSM_PS_INVALID) {
-        dsm_uffd_drop(pa);     /* faulting readers wait for the copy below */
+        drop(d, p, pa);     /* faulting readers wait for the copy below */
     }
     if (dsm_uffd_install(d->uffd, pa, content, 1) < 0) {
         dsm_logf(d, DSM_LOG_ERROR, "UFFDIO_COPY (write-update) page %llu failed",
@@ -390,7 +408,7 @@ static int on_fetch(struct dsm *d, int src, const struct dsm_msg_hdr *h, char *e
         return -1;
     }
     if (pg->state == DSM_PS_MODIFIED) {
-        dsm_uffd_wp(d->uffd, pa, 1);
+        protect(d, p, pa);
         pg->state = DSM_PS_SHARED;
     }
     dsm_send(d, src, DSM_MSG_FETCH_REPLY, p, 0, 0, stable_page(d, pa), DSM_PAGE_SIZE);
@@ -504,7 +522,7 @@ static void mgr_start(struct dsm *d, uint64_t p)
             mgr_wu_broadcast(d, p);
         } else if (pg->state != DSM_PS_INVALID) {
             if (pg->state == DSM_PS_MODIFIED) {
-                dsm_uffd_wp(d->uffd, pa, 1);
+                protect(d, p, pa);
                 pg->state = DSM_PS_SHARED;
             }
             memcpy(op->data, stable_page(d, pa), DSM_PAGE_SIZE);

@@ -14,6 +14,8 @@
 
 #include "dsm.h"
 
+#define UFFD_EAGAIN_TRIES 1000
+
 /* Newer than the installed uapi headers (Linux 6.4). */
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
 #define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
@@ -106,7 +108,8 @@ int dsm_uffd_install(int uffd, void *page, const void *src, int wp)
         .len = DSM_PAGE_SIZE,
         .mode = wp ? UFFDIO_COPY_MODE_WP : 0,
     };
-    for (;;) {
+    for (int tries = 0; tries < UFFD_EAGAIN_TRIES; tries++) {
+        c.copy = 0;
         if (ioctl(uffd, UFFDIO_COPY, &c) == 0) {
             return 0;
         }
@@ -114,11 +117,12 @@ int dsm_uffd_install(int uffd, void *page, const void *src, int wp)
             dsm_uffd_wake(uffd, page);
             return 1;
         }
-        if (errno == EAGAIN && c.copy == 0) {
-            continue;   /* mm changing under us (e.g. concurrent munmap of elsewhere) */
+        if (errno != EAGAIN) {
+            return -1;
         }
-        return -1;
+        /* the address space is changing under us (mremap, fork...): retry */
     }
+    return -1;
 }
 
 int dsm_uffd_wp(int uffd, void *page, int protect)
@@ -127,7 +131,7 @@ int dsm_uffd_wp(int uffd, void *page, int protect)
         .range = { .start = (uintptr_t)page, .len = DSM_PAGE_SIZE },
         .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
     };
-    for (;;) {
+    for (int tries = 0; tries < UFFD_EAGAIN_TRIES; tries++) {
         if (ioctl(uffd, UFFDIO_WRITEPROTECT, &w) == 0) {
             return 0;
         }
@@ -135,6 +139,7 @@ int dsm_uffd_wp(int uffd, void *page, int protect)
             return -1;
         }
     }
+    return -1;
 }
 
 int dsm_uffd_wake(int uffd, void *page)
