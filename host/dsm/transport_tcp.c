@@ -267,7 +267,8 @@ static void read_peer(struct tcp_transport *t, int j)
     struct tcp_peer *pe = &t->peers[j];
     char err[256];
     while (atomic_load(&pe->alive)) {
-        ssize_t r = recv(pe->fd, pe->rbuf + pe->rlen, TCP_RBUF_SIZE - pe->rlen, MSG_DONTWAIT);
+        size_t space = TCP_RBUF_SIZE - pe->rlen;
+        ssize_t r = recv(pe->fd, pe->rbuf + pe->rlen, space, MSG_DONTWAIT);
         if (r == 0) {
             peer_fail(t, j, "connection closed by peer");
             return;
@@ -309,6 +310,9 @@ static void read_peer(struct tcp_transport *t, int j)
         if (off) {
             memmove(pe->rbuf, pe->rbuf + off, pe->rlen - off);
             pe->rlen -= off;
+        }
+        if ((size_t)r < space) {
+            return;   /* drained; epoll is level-triggered, so nothing is missed */
         }
     }
 }
