@@ -7,6 +7,7 @@
 #               else qemu-system-x86_64 from PATH)
 #   MEM=MB      guest memory (default 256)   TIMEOUT=s (default 300)
 #   LOG=file    console log (default build/gkp/boot-<kernel dir>-smp<N>.log)
+#   APPEND=...  extra kernel command line (e.g. clocksource=hpet)
 # Prints the dsmvm detection line, the clocksource and /proc/meminfo figures
 # reported by the guest.  Exit status 0 only if the shell marker was reached and
 # QEMU exited by itself (ACPI power off) within the timeout.
@@ -57,7 +58,7 @@ t0=$(date +%s.%N)
 set +e
 timeout -k 5 "$TIMEOUT" "$QEMU" -machine pc,accel=tcg -cpu max -smp "$SMP" -m "$MEM" \
     -nographic -no-reboot -L /usr/share/seabios -L /usr/share/qemu \
-    -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 panic=-1" "$@" \
+    -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 panic=-1${APPEND:+ $APPEND}" "$@" \
     < /dev/null > "$LOG" 2>&1
 status=$?
 set -e
