@@ -6,6 +6,7 @@
 #include "qemu/osdep.h"
 #include "qemu/bitmap.h"
 #include "hw/dsmvm/dsmvm.h"
+#include "../../dsmvm-hypercalls/dsmvm-hypercall.h"
 
 #define DSMVM_MAX_CPUS 1024
 
@@ -25,5 +26,29 @@ void dsmvm_set_cpu_remote(int cpu_index, bool remote)
         set_bit(cpu_index, remote_cpus);
     } else {
         clear_bit(cpu_index, remote_cpus);
+    }
+}
+
+bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
+                 uint32_t *edx)
+{
+    if (!dsmvm_active) {
+        return false;
+    }
+    switch (index) {
+    case DSMVM_CPUID_SIGNATURE:
+        *eax = DSMVM_CPUID_MAX_LEAF;
+        *ebx = DSMVM_SIGNATURE_EBX;
+        *ecx = DSMVM_SIGNATURE_ECX;
+        *edx = DSMVM_SIGNATURE_EDX;
+        return true;
+    case DSMVM_CPUID_FEATURES:
+        *eax = DSMVM_FEATURE_DOORBELL | DSMVM_FEATURE_WRITE_UPDATE;
+        *ebx = DSMVM_DOORBELL_PORT_DEFAULT;
+        *ecx = 0;
+        *edx = 0;
+        return true;
+    default:
+        return false;
     }
 }

@@ -98,6 +98,10 @@ void dsmvm_io_serve(DsmvmNode *n, int src, const DsmvmMsgIoReq *req);
 /* irq-forward.c */
 void dsmvm_irq_handle(DsmvmNode *n, int src, unsigned type, const void *msg);
 
+/* hypercall.c */
+void dsmvm_hypercall_install(DsmvmNode *n);
+void dsmvm_hypercall_handle(DsmvmNode *n, int src, const DsmvmMsgWuRegister *req);
+
 /* time-sync.c */
 void dsmvm_time_serve(DsmvmNode *n, int src, const DsmvmMsgTime *req);
 void dsmvm_time_sync(DsmvmNode *n);

@@ -227,6 +227,14 @@ static void dsmvm_app_message(void *opaque, int src, const void *buf, size_t len
         }
         return;
     }
+    case DSMVM_MSG_WU_REGISTER_ACK: {
+        DsmvmMsgWuRegisterAck r;
+        memcpy(&r, buf, sizeof(r));
+        if (!dsmvm_complete_request(n, r.seq, &r, sizeof(r))) {
+            dsmvm_fatal(n, "node%d answered a registration nobody made", src);
+        }
+        return;
+    }
     case DSMVM_MSG_TIME_REQ: {
         DsmvmMsgTime r;
         memcpy(&r, buf, sizeof(r));
@@ -277,6 +285,12 @@ static void dsmvm_inbox_bh(void *opaque)
             DsmvmMsgIoReq req;
             memcpy(&req, item->data, sizeof(req));
             dsmvm_io_serve(n, item->src, &req);
+            break;
+        }
+        case DSMVM_MSG_WU_REGISTER: {
+            DsmvmMsgWuRegister req;
+            memcpy(&req, item->data, sizeof(req));
+            dsmvm_hypercall_handle(n, item->src, &req);
             break;
         }
         case DSMVM_MSG_SHUTDOWN:
@@ -461,6 +475,7 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     info_report("dsmvm node%u: all %d nodes connected; this node runs %d of %d vCPUs%s",
                 n->node_id, c->num_nodes, local_cpus, ms->smp.cpus, dsmvm_is_device_node(n) ? " and the devices" : "");
 
+    dsmvm_hypercall_install(n);
     if (!dsmvm_is_device_node(n)) {
         dsmvm_io_install_overlays(n);
         qemu_add_vm_change_state_handler(dsmvm_vm_state_change, n);

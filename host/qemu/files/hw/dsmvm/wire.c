@@ -16,6 +16,8 @@ static const size_t dsmvm_msg_size[DSMVM_MSG_TYPE_MAX] = {
     [DSMVM_MSG_TIME_REQ] = sizeof(DsmvmMsgTime),
     [DSMVM_MSG_TIME_REPLY] = sizeof(DsmvmMsgTime),
     [DSMVM_MSG_SHUTDOWN] = sizeof(DsmvmMsgShutdown),
+    [DSMVM_MSG_WU_REGISTER] = sizeof(DsmvmMsgWuRegister),
+    [DSMVM_MSG_WU_REGISTER_ACK] = sizeof(DsmvmMsgWuRegisterAck),
 };
 
 unsigned dsmvm_msg_check(const void *buf, size_t len, const char **why)

@@ -24,6 +24,8 @@ enum DsmvmMsgType {
     DSMVM_MSG_TIME_REQ,       /* clock sample request, to the device node */
     DSMVM_MSG_TIME_REPLY,
     DSMVM_MSG_SHUTDOWN,       /* the guest powered off: every node stops */
+    DSMVM_MSG_WU_REGISTER,    /* a write-update area, to every peer */
+    DSMVM_MSG_WU_REGISTER_ACK,
     DSMVM_MSG_TYPE_MAX,
 };
 
@@ -97,6 +99,19 @@ typedef struct DsmvmMsgShutdown {
     uint32_t cause;
     uint32_t pad;
 } DsmvmMsgShutdown;
+
+typedef struct DsmvmMsgWuRegister {
+    DsmvmMsgHeader h;
+    uint64_t seq;
+    uint64_t gpa;
+    uint64_t len;
+} DsmvmMsgWuRegister;
+
+typedef struct DsmvmMsgWuRegisterAck {
+    DsmvmMsgHeader h;
+    uint64_t seq;
+    int64_t result;     /* 0 or a negative hypercall error */
+} DsmvmMsgWuRegisterAck;
 
 /*
  * Returns the message type if buf holds a well-formed message of the right

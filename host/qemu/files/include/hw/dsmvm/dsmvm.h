@@ -39,6 +39,16 @@ void dsmvm_apic_identity_changed(int apic_index, uint8_t id, uint8_t log_dest,
 bool apic_dsmvm_set_identity(int apic_index, uint8_t id, uint8_t log_dest,
                              uint8_t dest_mode);
 
+/*
+ * CPUID leaves of the hypercall ABI (hypercalls/ABI.md), for TCG's
+ * cpu_x86_cpuid() and KVM's CPUID table. False for any other leaf, or when
+ * this QEMU is not a dsmvm node (the guest then sees no dsmvm host).
+ */
+bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
+                 uint32_t *edx);
+#define DSMVM_CPUID_FIRST_LEAF 0x40000100u
+#define DSMVM_CPUID_LAST_LEAF  0x40000101u
+
 /* IOAPIC (hw/intc/ioapic.c): true if the EOI was sent to the device node instead. */
 bool dsmvm_ioapic_eoi_forwarded(int vector);
 

@@ -1,0 +1,205 @@
+/*
+ * dsmvm: the guest's hypercall doorbell (hypercalls/ABI.md).
+ *
+ * A 4-byte OUT to the doorbell port is a call: eax is the call number, rbx,
+ * rcx and rsi the arguments, rax the result. The port is local on every
+ * node: a call acts for the vCPU that made it. Write-update areas are pages
+ * that every node keeps Shared and that change only through WU_WRITE64,
+ * which writes the value into every node's copy before returning.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/main-loop.h"
+#include "hw/boards.h"
+#include "hw/i386/x86.h"
+#include "hw/core/cpu.h"
+#include "system/hw_accel.h"
+#include "exec/address-spaces.h"
+#include "cpu.h"
+#include "dsm.h"
+#include "internal.h"
+#include "trace.h"
+#include "../../dsmvm-hypercalls/dsmvm-hypercall.h"
+
+#define DSMVM_WU_MAX_AREAS 8
+#define DSMVM_WU_TIMEOUT_MS 5000
+
+typedef struct DsmvmWuArea {
+    uint64_t gpa;
+    uint64_t len;
+} DsmvmWuArea;
+
+static DsmvmWuArea wu_areas[DSMVM_WU_MAX_AREAS];
+static int wu_count;
+static MemoryRegion doorbell;
+
+/* Host address of [gpa, gpa + len) if it is entirely guest RAM, else NULL. */
+static void *gpa_to_host(uint64_t gpa, uint64_t len)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    X86MachineState *x86ms = X86_MACHINE(ms);
+    uint8_t *ram = memory_region_get_ram_ptr(ms->ram);
+    uint64_t below = x86ms->below_4g_mem_size, above = x86ms->above_4g_mem_size;
+
+    if (len == 0 || gpa + len < gpa) {
+        return NULL;
+    }
+    if (gpa + len <= below) {
+        return ram + gpa;
+    }
+    if (gpa >= 0x100000000ULL && gpa + len <= 0x100000000ULL + above) {
+        return ram + below + (gpa - 0x100000000ULL);
+    }
+    return NULL;
+}
+
+/* Records the area and marks its pages write-update in this node's DSM. */
+static int64_t wu_register_local(DsmvmNode *n, uint64_t gpa, uint64_t len)
+{
+    void *host;
+
+    if ((gpa | len) & (DSMVM_WU_PAGE_SIZE - 1) || len == 0 || gpa + len < gpa) {
+        return -DSMVM_HC_EINVAL;
+    }
+    host = gpa_to_host(gpa, len);
+    if (!host) {
+        return -DSMVM_HC_EFAULT;
+    }
+    for (int i = 0; i < wu_count; i++) {
+        if (gpa < wu_areas[i].gpa + wu_areas[i].len && wu_areas[i].gpa < gpa + len) {
+            return -DSMVM_HC_EEXIST;
+        }
+    }
+    if (wu_count == DSMVM_WU_MAX_AREAS) {
+        return -DSMVM_HC_ENOSPC;
+    }
+    if (dsm_set_policy(n->dsm, host, len, DSM_POLICY_WRITE_UPDATE) < 0) {
+        return -DSMVM_HC_EINVAL;
+    }
+    wu_areas[wu_count++] = (DsmvmWuArea){ gpa, len };
+    return 0;
+}
+
+static int64_t hc_wu_register(DsmvmNode *n, uint64_t gpa, uint64_t len)
+{
+    int64_t r = wu_register_local(n, gpa, len);
+
+    if (r < 0) {
+        return r;
+    }
+    /* Every node marks the pages before the guest may use the area. */
+    for (int i = 0; i < n->cluster->num_nodes; i++) {
+        DsmvmMsgWuRegister req = {
+            .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_WU_REGISTER }, .gpa = gpa, .len = len,
+        };
+        DsmvmMsgWuRegisterAck ack;
+
+        if (i == (int)n->node_id) {
+            continue;
+        }
+        dsmvm_request(n, i, &req, sizeof(req), &req.seq, &ack, sizeof(ack),
+                      DSMVM_WU_TIMEOUT_MS, "a write-update registration");
+        if (ack.result < 0) {
+            dsmvm_fatal(n, "node%d refused write-update area 0x%" PRIx64 "+0x%" PRIx64
+                        " (error %" PRId64 ") that this node accepted", i, gpa, len,
+                        ack.result);
+        }
+    }
+    trace_dsmvm_wu_register(gpa, len);
+    return 0;
+}
+
+static int64_t hc_wu_write64(DsmvmNode *n, uint64_t gpa, uint64_t value)
+{
+    void *host;
+    bool had_bql = bql_locked();
+    int r;
+
+    if (gpa & 7) {
+        return -DSMVM_HC_EINVAL;
+    }
+    for (int i = 0; i < wu_count; i++) {
+        if (gpa >= wu_areas[i].gpa && gpa + 8 <= wu_areas[i].gpa + wu_areas[i].len) {
+            goto found;
+        }
+    }
+    return -DSMVM_HC_EINVAL;
+found:
+    host = gpa_to_host(gpa, 8);
+    /* Other nodes apply it without our BQL; do not hold up this node meanwhile. */
+    if (had_bql) {
+        bql_unlock();
+    }
+    r = dsm_write_update(n->dsm, host, &value, sizeof(value));
+    if (had_bql) {
+        bql_lock();
+    }
+    if (r < 0) {
+        dsmvm_fatal(n, "write-update of 0x%" PRIx64 " did not reach every node", gpa);
+    }
+    return 0;
+}
+
+static int64_t dsmvm_hypercall(DsmvmNode *n, uint32_t nr, uint64_t a0, uint64_t a1)
+{
+    switch (nr) {
+    case DSMVM_HC_FEATURES:
+        return DSMVM_FEATURE_DOORBELL | DSMVM_FEATURE_WRITE_UPDATE;
+    case DSMVM_HC_WU_REGISTER:
+        return hc_wu_register(n, a0, a1);
+    case DSMVM_HC_WU_WRITE64:
+        return hc_wu_write64(n, a0, a1);
+    default:
+        return -DSMVM_HC_ENOSYS;
+    }
+}
+
+static uint64_t doorbell_read(void *opaque, hwaddr addr, unsigned size)
+{
+    return 0xffffffffu;
+}
+
+static void doorbell_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
+{
+    DsmvmNode *n = opaque;
+    CPUState *cs = current_cpu;
+    CPUX86State *env;
+    int64_t ret;
+
+    if (!cs || addr != 0 || size != 4) {
+        return;     /* only a 4-byte OUT from a vCPU is a call */
+    }
+    env = &X86_CPU(cs)->env;
+    cpu_synchronize_state(cs);
+    ret = dsmvm_hypercall(n, val, env->regs[R_EBX], env->regs[R_ECX]);
+    trace_dsmvm_hypercall(cs->cpu_index, (uint32_t)val, env->regs[R_EBX],
+                          env->regs[R_ECX], ret);
+    env->regs[R_EAX] = ret;
+}
+
+static const MemoryRegionOps doorbell_ops = {
+    .read = doorbell_read,
+    .write = doorbell_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = { .min_access_size = 1, .max_access_size = 4 },
+    .impl = { .min_access_size = 1, .max_access_size = 4 },
+};
+
+void dsmvm_hypercall_install(DsmvmNode *n)
+{
+    memory_region_init_io(&doorbell, OBJECT(n), &doorbell_ops, n, "dsmvm-doorbell", 4);
+    memory_region_add_subregion(get_system_io(), DSMVM_DOORBELL_PORT_DEFAULT, &doorbell);
+}
+
+/* Main loop: a peer registers an area; mark it here too and answer. */
+void dsmvm_hypercall_handle(DsmvmNode *n, int src, const DsmvmMsgWuRegister *req)
+{
+    DsmvmMsgWuRegisterAck ack = {
+        .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_WU_REGISTER_ACK },
+        .seq = req->seq,
+        .result = wu_register_local(n, req->gpa, req->len),
+    };
+
+    dsmvm_send(n, src, &ack, sizeof(ack));
+}
