@@ -25,6 +25,8 @@ struct dsm_page {
     uint8_t policy;       /* enum dsm_policy */
     uint8_t pad[5];
     uint64_t fault_start_ns;
+    uint32_t faults;        /* read and write faults taken here (dsm_hot_pages) */
+    uint32_t invalidations; /* copies of it invalidated here */
 };
 
 /* A request being served, or queued, by the page's manager. */

@@ -235,6 +235,7 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
     DTRACE_PROBE3(dsm, fault_start, region, off, is_write);
     pg->pending = is_write ? DSM_PEND_WRITE : DSM_PEND_READ;
     pg->fault_start_ns = dsm_now_ns();
+    __atomic_fetch_add(&pg->faults, 1, __ATOMIC_RELAXED);
     if (is_write) {
         DSM_STAT_ADD(d, write_faults, 1);
         if (pg->policy == DSM_POLICY_WRITE_UPDATE) {
@@ -372,6 +373,7 @@ static int on_inv(struct dsm *d, int src, const struct dsm_msg_hdr *h)
         }
     }
     DSM_STAT_ADD(d, invalidations_received, 1);
+    __atomic_fetch_add(&pg->invalidations, 1, __ATOMIC_RELAXED);
     DTRACE_PROBE2(dsm, invalidation, p, src);
     dsm_send(d, src, DSM_MSG_INV_ACK, p, 0, 0, NULL, 0);
     return 0;

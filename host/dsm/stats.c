@@ -30,6 +30,58 @@ void dsm_get_stats(struct dsm *d, struct dsm_stats *out)
     }
 }
 
+static int hotter(const struct dsm_page_count *a, const struct dsm_page_count *b)
+{
+    if (a->faults != b->faults) {
+        return a->faults > b->faults;
+    }
+    return a->invalidations > b->invalidations;
+}
+
+size_t dsm_hot_pages(struct dsm *d, struct dsm_page_count *out, size_t n)
+{
+    size_t filled = 0;
+
+    for (uint64_t p = 0; p < d->total_pages && n > 0; p++) {
+        struct dsm_page_count c = {
+            .addr = dsm_page_addr(d, p),
+            .faults = __atomic_load_n(&d->pages[p].faults, __ATOMIC_RELAXED),
+            .invalidations = __atomic_load_n(&d->pages[p].invalidations, __ATOMIC_RELAXED),
+        };
+        if (c.faults == 0 && c.invalidations == 0) {
+            continue;
+        }
+        /* Insertion into the sorted top n: n is small (a report, not a scan). */
+        size_t i = filled < n ? filled++ : n;
+        if (i == n && !hotter(&c, &out[n - 1])) {
+            continue;
+        }
+        if (i == n) {
+            i = n - 1;
+        }
+        while (i > 0 && hotter(&c, &out[i - 1])) {
+            out[i] = out[i - 1];
+            i--;
+        }
+        out[i] = c;
+    }
+    return filled;
+}
+
+int dsm_page_counts(struct dsm *d, void *addr, struct dsm_page_count *out)
+{
+    for (uint64_t p = 0; p < d->total_pages; p++) {
+        uint8_t *pa = dsm_page_addr(d, p);
+        if ((uint8_t *)addr >= pa && (uint8_t *)addr < pa + DSM_PAGE_SIZE) {
+            out->addr = pa;
+            out->faults = __atomic_load_n(&d->pages[p].faults, __ATOMIC_RELAXED);
+            out->invalidations = __atomic_load_n(&d->pages[p].invalidations, __ATOMIC_RELAXED);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 size_t dsm_format_stats(const struct dsm_stats *s, char *buf, size_t len)
 {
     size_t used = 0;

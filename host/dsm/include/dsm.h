@@ -151,6 +151,17 @@ void dsm_get_stats(struct dsm *d, struct dsm_stats *out);
 /* Human-readable one-stats-per-line dump into buf; returns length. */
 size_t dsm_format_stats(const struct dsm_stats *s, char *buf, size_t len);
 
+/* Per-page counters: faults taken on this node, copies invalidated here. */
+struct dsm_page_count {
+    void *addr;
+    uint32_t faults;
+    uint32_t invalidations;
+};
+/* The (at most n) pages with the most faults here, hottest first; returns how many. */
+size_t dsm_hot_pages(struct dsm *d, struct dsm_page_count *out, size_t n);
+/* The counters of the page holding addr; 0, or -1 if addr is not DSM memory. */
+int dsm_page_counts(struct dsm *d, void *addr, struct dsm_page_count *out);
+
 int dsm_node_id(const struct dsm *d);
 int dsm_num_nodes(const struct dsm *d);
 

@@ -34,6 +34,9 @@ struct DsmvmNode {
     uint32_t node_id;
     char *cluster_path;
     char *stats_file;
+    char *watch;                /* "GPN,GPN,...": pages whose counters the stats report */
+    uint64_t watch_gpns[16];
+    int num_watch;
 
     DsmvmCluster *cluster;
     struct dsm *dsm;

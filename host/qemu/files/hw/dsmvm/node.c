@@ -524,6 +524,21 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
                    "description) is required");
         return;
     }
+    if (n->watch) {
+        g_auto(GStrv) items = g_strsplit(n->watch, ",", -1);
+
+        for (char **it = items; *it; it++) {
+            uint64_t gpn;
+
+            if (n->num_watch == ARRAY_SIZE(n->watch_gpns) ||
+                qemu_strtou64(*it, NULL, 0, &gpn)) {
+                error_setg(errp, TYPE_DSMVM_NODE ": watch-gpns takes up to %zu page numbers, "
+                           "comma separated; '%s' is not one", ARRAY_SIZE(n->watch_gpns), *it);
+                return;
+            }
+            n->watch_gpns[n->num_watch++] = gpn;
+        }
+    }
     n->cluster = dsmvm_cluster_load(n->cluster_path, errp);
     if (!n->cluster) {
         return;
@@ -575,6 +590,19 @@ static void dsmvm_set_stats_file(Object *obj, const char *value, Error **errp)
     n->stats_file = g_strdup(value);
 }
 
+static char *dsmvm_get_watch(Object *obj, Error **errp)
+{
+    return g_strdup(DSMVM_NODE(obj)->watch);
+}
+
+static void dsmvm_set_watch(Object *obj, const char *value, Error **errp)
+{
+    DsmvmNode *n = DSMVM_NODE(obj);
+
+    g_free(n->watch);
+    n->watch = g_strdup(value);
+}
+
 static char *dsmvm_get_stats(Object *obj, Error **errp)
 {
     return dsmvm_stats_json(DSMVM_NODE(obj));
@@ -604,6 +632,10 @@ static void dsmvm_node_class_init(ObjectClass *oc, void *data)
                                   dsmvm_set_stats_file);
     object_class_property_set_description(oc, "stats-file",
                                           "where to write this node's statistics (JSON) at exit");
+    object_class_property_add_str(oc, "watch-gpns", dsmvm_get_watch, dsmvm_set_watch);
+    object_class_property_set_description(oc, "watch-gpns",
+                                          "guest page numbers whose DSM counters the "
+                                          "statistics report (comma separated)");
     object_class_property_add_str(oc, "stats", dsmvm_get_stats, NULL);
     object_class_property_set_description(oc, "stats",
                                           "DSM and forwarding counters (JSON), read with qom-get");
