@@ -43,8 +43,8 @@ fi
 dsc=$(ls "$SRC_CACHE"/qemu_"${version#*:}".dsc 2>/dev/null || true)
 if [ -z "$dsc" ]; then
     timed "downloading QEMU source $version from the Debian archive" \
-        bash -c "cd '$SRC_CACHE' && apt-get source --download-only -q qemu/trixie=$version >/dev/null 2>&1" \
-        || die "apt-get source qemu/trixie=$version failed"
+        bash -c "cd '$SRC_CACHE' && apt-get source --download-only -q qemu=$version >/dev/null 2>&1" \
+        || die "apt-get source qemu=$version failed (is the deb-src entry for trixie in place? run make deps)"
     dsc=$SRC_CACHE/qemu_${version#*:}.dsc
 fi
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# On 2 nodes the tuned guest detects the host and keeps the jiffies page write-update: its
+# page takes (almost) no DSM faults and no invalidations on any node, while in the stock guest
+# the jiffies page is among the hottest pages.
+. tests/lib.sh
+launch jiffies-stock --nodes 2 --variant stock --workload hello --watch jiffies_64 --timeout 300 \
+    || fail "stock: launcher failed"
+for i in 0 1; do
+    gpn=$(summary ".nodes[$i].watched_pages[0].gpn")
+    rank=$(summary "[.nodes[$i].hot_pages[].gpn] | index($gpn)")
+    echo "stock node$i: jiffies page $gpn: $(summary ".nodes[$i].watched_pages[0] | \"\(.faults) faults, \(.invalidations) invalidations\""), rank $rank among hot pages"
+    [ "$rank" != null ] && [ "$rank" -lt 10 ] || fail "stock: the jiffies page is not among node$i's 10 hottest"
+done
+launch jiffies-tuned --nodes 2 --variant tuned --workload hello --watch jiffies_64 --timeout 300 \
+    || fail "tuned: launcher failed"
+console | grep 'dsmvm:' || true
+console | grep -q 'dsmvm: host detected, features 0x3' || fail "tuned: the host was not detected"
+console | grep -q 'dsmvm: jiffies_64 .* is updated by write-update' || fail "tuned: jiffies not write-update"
+updates=$(summary '[.nodes[].wu_updates] | add')
+[ "$updates" -gt 100 ] || fail "tuned: only $updates write-updates"
+for i in 0 1; do
+    f=$(summary ".nodes[$i].watched_pages[0].faults")
+    inv=$(summary ".nodes[$i].watched_pages[0].invalidations")
+    echo "tuned node$i: jiffies page $(summary ".nodes[$i].watched_pages[0].gpn"): $f faults, $inv invalidations; wu_fallbacks $(summary ".nodes[$i].wu_fallbacks")"
+    [ "$inv" -eq 0 ] || fail "tuned: the jiffies page was invalidated $inv times on node$i"
+    [ "$f" -le 2 ] || fail "tuned: the jiffies page faulted $f times on node$i"
+done
+echo "write-updates: $updates"

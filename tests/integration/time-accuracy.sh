@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Time stays right in the tuned guest on 2 nodes: on every CPU, a 5-second sleep measured
+# against the host's clock (when its start and end lines reach the console) is within 2 %.
+. tests/lib.sh
+RUN=build/test-runs/time
+rm -rf "$RUN"; mkdir -p build/test-runs
+"$LAUNCH" --run-dir "$RUN" --nodes 2 --variant tuned --workload sleep-check --args 5 --timeout 300 \
+    2>/dev/null | python3 -u -c '
+import sys, time
+for line in sys.stdin:
+    print(f"{time.monotonic():.3f} {line.rstrip()}", flush=True)
+' > "$RUN.stamped" || fail "launcher failed"
+grep ' SC [0-9]* [WSE]$' "$RUN.stamped"
+python3 - "$RUN.stamped" <<'PY'
+import re, sys
+starts, ends = {}, {}
+for line in open(sys.argv[1]):
+    m = re.match(r"(\S+) SC (\d+) ([SE])$", line.rstrip())
+    if m:
+        (starts if m.group(3) == "S" else ends)[int(m.group(2))] = float(m.group(1))
+cpus = sorted(starts)
+if len(cpus) < 2 or set(cpus) != set(ends):
+    sys.exit(f"FAIL: expected start and end on 2 CPUs, got starts {starts} ends {ends}")
+bad = False
+for c in cpus:
+    d = ends[c] - starts[c]
+    err = abs(d - 5) / 5 * 100
+    print(f"cpu {c}: 5 s sleep took {d:.3f} s on the host clock ({err:.1f} % off)")
+    bad |= err > 2
+sys.exit("FAIL: more than 2 % off" if bad else 0)
+PY
