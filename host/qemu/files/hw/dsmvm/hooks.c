@@ -11,6 +11,7 @@
 #define DSMVM_MAX_CPUS 1024
 
 bool dsmvm_active;
+uint32_t dsmvm_guest_features = DSMVM_FEATURE_DOORBELL | DSMVM_FEATURE_WRITE_UPDATE;
 static DECLARE_BITMAP(remote_cpus, DSMVM_MAX_CPUS);
 
 bool dsmvm_cpu_is_remote(CPUState *cpu)
@@ -32,7 +33,8 @@ void dsmvm_set_cpu_remote(int cpu_index, bool remote)
 bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
                  uint32_t *edx)
 {
-    if (!dsmvm_active) {
+    /* No features advertised: the guest sees no dsmvm host at all. */
+    if (!dsmvm_active || !dsmvm_guest_features) {
         return false;
     }
     switch (index) {
@@ -43,7 +45,7 @@ bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
         *edx = DSMVM_SIGNATURE_EDX;
         return true;
     case DSMVM_CPUID_FEATURES:
-        *eax = DSMVM_FEATURE_DOORBELL | DSMVM_FEATURE_WRITE_UPDATE;
+        *eax = dsmvm_guest_features;
         *ebx = DSMVM_DOORBELL_PORT_DEFAULT;
         *ecx = 0;
         *edx = 0;

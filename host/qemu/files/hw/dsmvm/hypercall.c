@@ -145,11 +145,13 @@ static int64_t dsmvm_hypercall(DsmvmNode *n, uint32_t nr, uint64_t a0, uint64_t 
 {
     switch (nr) {
     case DSMVM_HC_FEATURES:
-        return DSMVM_FEATURE_DOORBELL | DSMVM_FEATURE_WRITE_UPDATE;
+        return dsmvm_guest_features;
     case DSMVM_HC_WU_REGISTER:
-        return hc_wu_register(n, a0, a1);
     case DSMVM_HC_WU_WRITE64:
-        return hc_wu_write64(n, a0, a1);
+        if (!(dsmvm_guest_features & DSMVM_FEATURE_WRITE_UPDATE)) {
+            return -DSMVM_HC_EOPNOTSUPP;
+        }
+        return nr == DSMVM_HC_WU_REGISTER ? hc_wu_register(n, a0, a1) : hc_wu_write64(n, a0, a1);
     default:
         return -DSMVM_HC_ENOSYS;
     }
@@ -188,6 +190,9 @@ static const MemoryRegionOps doorbell_ops = {
 
 void dsmvm_hypercall_install(DsmvmNode *n)
 {
+    if (!dsmvm_guest_features) {
+        return;
+    }
     memory_region_init_io(&doorbell, OBJECT(n), &doorbell_ops, n, "dsmvm-doorbell", 4);
     memory_region_add_subregion(get_system_io(), DSMVM_DOORBELL_PORT_DEFAULT, &doorbell);
 }

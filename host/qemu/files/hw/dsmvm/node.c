@@ -29,6 +29,7 @@
 #include "exec/exec-all.h"
 #include "dsm.h"
 #include "internal.h"
+#include "../../dsmvm-hypercalls/dsmvm-hypercall.h"
 #include "trace.h"
 
 DsmvmNode *dsmvm_node;
@@ -371,9 +372,10 @@ static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms)
 {
     snprintf(n->fingerprint, sizeof(n->fingerprint),
              "version=1;cluster=%.16s;machine=%s;accel=%s;smp=%u;maxcpus=%u;ram=%" PRIu64
-             ";nodes=%d",
+             ";nodes=%d;guest-features=%u",
              n->cluster->digest, object_get_typename(OBJECT(ms)), current_accel_name(),
-             ms->smp.cpus, ms->smp.max_cpus, (uint64_t)ms->ram_size, n->cluster->num_nodes);
+             ms->smp.cpus, ms->smp.max_cpus, (uint64_t)ms->ram_size, n->cluster->num_nodes,
+             dsmvm_guest_features);
 }
 
 static void dsmvm_exchange_hellos(DsmvmNode *n)
@@ -524,6 +526,12 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
                    "description) is required");
         return;
     }
+    if (dsmvm_guest_features & ~(DSMVM_FEATURE_DOORBELL | DSMVM_FEATURE_WRITE_UPDATE) ||
+        (dsmvm_guest_features && !(dsmvm_guest_features & DSMVM_FEATURE_DOORBELL))) {
+        error_setg(errp, TYPE_DSMVM_NODE ": guest-features must be 0, 1 or 3, not %u",
+                   dsmvm_guest_features);
+        return;
+    }
     if (n->watch) {
         g_auto(GStrv) items = g_strsplit(n->watch, ",", -1);
 
@@ -614,6 +622,11 @@ static void dsmvm_node_init(Object *obj)
 
     object_property_add_uint32_ptr(obj, "node", &n->node_id, OBJ_PROP_FLAG_READWRITE);
     object_property_set_description(obj, "node", "this node's id in the cluster");
+    object_property_add_uint32_ptr(obj, "guest-features", &dsmvm_guest_features,
+                                   OBJ_PROP_FLAG_READWRITE);
+    object_property_set_description(obj, "guest-features",
+                                    "hypercall features offered to the guest (bit 0 doorbell, "
+                                    "bit 1 write-update; 0 hides the host); the same on every node");
 }
 
 static void dsmvm_node_finalize(Object *obj)
