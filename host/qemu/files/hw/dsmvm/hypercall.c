@@ -11,8 +11,6 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
-#include "hw/boards.h"
-#include "hw/i386/x86.h"
 #include "hw/core/cpu.h"
 #include "system/hw_accel.h"
 #include "exec/address-spaces.h"
@@ -34,26 +32,6 @@ static DsmvmWuArea wu_areas[DSMVM_WU_MAX_AREAS];
 static int wu_count;
 static MemoryRegion doorbell;
 
-/* Host address of [gpa, gpa + len) if it is entirely guest RAM, else NULL. */
-static void *gpa_to_host(uint64_t gpa, uint64_t len)
-{
-    MachineState *ms = MACHINE(qdev_get_machine());
-    X86MachineState *x86ms = X86_MACHINE(ms);
-    uint8_t *ram = memory_region_get_ram_ptr(ms->ram);
-    uint64_t below = x86ms->below_4g_mem_size, above = x86ms->above_4g_mem_size;
-
-    if (len == 0 || gpa + len < gpa) {
-        return NULL;
-    }
-    if (gpa + len <= below) {
-        return ram + gpa;
-    }
-    if (gpa >= 0x100000000ULL && gpa + len <= 0x100000000ULL + above) {
-        return ram + below + (gpa - 0x100000000ULL);
-    }
-    return NULL;
-}
-
 /* Records the area and marks its pages write-update in this node's DSM. */
 static int64_t wu_register_local(DsmvmNode *n, uint64_t gpa, uint64_t len)
 {
@@ -62,7 +40,7 @@ static int64_t wu_register_local(DsmvmNode *n, uint64_t gpa, uint64_t len)
     if ((gpa | len) & (DSMVM_WU_PAGE_SIZE - 1) || len == 0 || gpa + len < gpa) {
         return -DSMVM_HC_EINVAL;
     }
-    host = gpa_to_host(gpa, len);
+    host = dsmvm_gpa_to_host(gpa, len);
     if (!host) {
         return -DSMVM_HC_EFAULT;
     }
@@ -126,7 +104,7 @@ static int64_t hc_wu_write64(DsmvmNode *n, uint64_t gpa, uint64_t value)
     }
     return -DSMVM_HC_EINVAL;
 found:
-    host = gpa_to_host(gpa, 8);
+    host = dsmvm_gpa_to_host(gpa, 8);
     /* Other nodes apply it without our BQL; do not hold up this node meanwhile. */
     if (had_bql) {
         bql_unlock();

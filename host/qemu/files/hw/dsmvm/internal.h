@@ -93,6 +93,10 @@ bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply, size_
 /* Ends this node at once: message, statistics with the reason, exit status 1. */
 G_NORETURN void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/* guest-ram.c: host address of [gpa, gpa + len) if it is all guest RAM, else NULL */
+void *dsmvm_gpa_to_host(uint64_t gpa, uint64_t len);
+uint64_t dsmvm_host_to_gpa(void *host);
+
 /* io-forward.c */
 void dsmvm_io_install_overlays(DsmvmNode *n);
 void dsmvm_io_bios_area_as_ram(DsmvmNode *n);

@@ -6,39 +6,10 @@
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
 #include "hw/core/cpu.h"
-#include "hw/boards.h"
-#include "hw/i386/x86.h"
 #include "dsm.h"
 #include "internal.h"
 
 #define HOT_PAGES 10
-
-/* Guest page number of a host address in the PC machine's RAM (below 4G first). */
-static uint64_t host_to_gpn(void *host)
-{
-    MachineState *ms = MACHINE(qdev_get_machine());
-    uint64_t below = X86_MACHINE(ms)->below_4g_mem_size;
-    uint64_t off = (uint8_t *)host - (uint8_t *)memory_region_get_ram_ptr(ms->ram);
-
-    return (off < below ? off : off - below + 0x100000000ULL) / 4096;
-}
-
-static void *gpn_to_host(uint64_t gpn)
-{
-    MachineState *ms = MACHINE(qdev_get_machine());
-    uint64_t below = X86_MACHINE(ms)->below_4g_mem_size;
-    uint64_t gpa = gpn * 4096, off;
-
-    if (gpa < below) {
-        off = gpa;
-    } else if (gpa >= 0x100000000ULL) {
-        off = gpa - 0x100000000ULL + below;
-    } else {
-        return NULL;
-    }
-    return off < memory_region_size(ms->ram) ?
-           (uint8_t *)memory_region_get_ram_ptr(ms->ram) + off : NULL;
-}
 
 static void append_page(GString *s, const char *sep, uint64_t gpn,
                         const struct dsm_page_count *c)
@@ -55,12 +26,12 @@ static void append_pages(DsmvmNode *n, GString *s)
 
     g_string_append(s, ", \"hot_pages\": [");
     for (size_t i = 0; i < count; i++) {
-        append_page(s, i ? ", " : "", host_to_gpn(hot[i].addr), &hot[i]);
+        append_page(s, i ? ", " : "", dsmvm_host_to_gpa(hot[i].addr) / 4096, &hot[i]);
     }
     g_string_append(s, "], \"watched_pages\": [");
     for (int i = 0; i < n->num_watch; i++) {
         struct dsm_page_count c = { 0 };
-        void *host = gpn_to_host(n->watch_gpns[i]);
+        void *host = dsmvm_gpa_to_host(n->watch_gpns[i] * 4096, 4096);
 
         if (n->dsm && host) {
             dsm_page_counts(n->dsm, host, &c);
