@@ -18,14 +18,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 CACHE=${DSMVM_CACHE:-/var/cache/dsmvm}
 
-# hash_inputs FILE_OR_DIR...: a stable hash of the contents of everything given.
+# hash_inputs FILE_OR_DIR...: a stable hash of the contents of everything given (paths
+# inside a directory count, the location of the checkout does not).
 hash_inputs() {
     local p
     for p in "$@"; do
         if [ -d "$p" ]; then
             (cd "$p" && find . \( -name build -o -name .git \) -prune -o -type f ! -name '*~' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
         elif [ -e "$p" ]; then
-            sha256sum "$p"
+            # Content only: the same inputs in another clone must give the same key.
+            sha256sum < "$p"
         else
             echo "absent $p"
         fi
