@@ -108,3 +108,8 @@ size_t dsm_format_stats(const struct dsm_stats *s, char *buf, size_t len)
 #undef EMIT
     return used < len ? used : (len ? len - 1 : 0);
 }
+
+uint64_t dsm_failed_nodes(struct dsm *d)
+{
+    return atomic_load(&d->failed_mask);
+}

@@ -2,19 +2,21 @@
 # kill -9 of node 1 mid-run: node 0 stops with a clear error within 5 s, no process is left
 # behind, and the launcher exits non-zero.
 . tests/lib.sh
-RUN=build/test-runs/kill
+RUN=$PWD/build/test-runs/kill   # absolute: the node command lines name it so
 rm -rf "$RUN"; mkdir -p build/test-runs
 "$LAUNCH" --quiet --run-dir "$RUN" --nodes 2 --variant tuned --workload stress-cpu --args 120 \
     --timeout 300 > "$RUN.out" 2>&1 &
 launcher=$!
+# Whatever happens here, no guest is left running behind this test.
+trap 'kill $launcher 2>/dev/null || true; pkill -f "cluster=$RUN/" 2>/dev/null || true' EXIT
 for _ in $(seq 600); do
     grep -qs 'DSMVM: userspace up' "$RUN/serial0.log" && break
     sleep 0.5
 done
 grep -qs 'DSMVM: userspace up' "$RUN/serial0.log" || { kill $launcher; fail "guest never came up"; }
 sleep 2
-node1=$(pgrep -f "dsmvm-node,id=dsmvm,node=1,cluster=$RUN/" | head -n 1)
-node0=$(pgrep -f "dsmvm-node,id=dsmvm,node=0,cluster=$RUN/" | head -n 1)
+node1=$(pgrep -f "dsmvm-node,id=dsmvm,node=1,cluster=$RUN/" | head -n 1 || true)
+node0=$(pgrep -f "dsmvm-node,id=dsmvm,node=0,cluster=$RUN/" | head -n 1 || true)
 [ -n "$node1" ] && [ -n "$node0" ] || fail "node processes not found"
 t0=$(date +%s.%N)
 kill -9 "$node1"

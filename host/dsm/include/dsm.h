@@ -162,6 +162,9 @@ size_t dsm_hot_pages(struct dsm *d, struct dsm_page_count *out, size_t n);
 /* The counters of the page holding addr; 0, or -1 if addr is not DSM memory. */
 int dsm_page_counts(struct dsm *d, void *addr, struct dsm_page_count *out);
 
+/* Bit i set: node i failed (died, misbehaved or timed out). */
+uint64_t dsm_failed_nodes(struct dsm *d);
+
 int dsm_node_id(const struct dsm *d);
 int dsm_num_nodes(const struct dsm *d);
 

@@ -114,6 +114,12 @@ found:
         bql_lock();
     }
     if (r < 0) {
+        uint64_t failed = dsm_failed_nodes(n->dsm);
+
+        if (failed) {
+            dsmvm_fatal(n, "node%d failed: a write-update of 0x%" PRIx64 " could not reach it",
+                        ctz64(failed), gpa);
+        }
         dsmvm_fatal(n, "write-update of 0x%" PRIx64 " did not reach every node", gpa);
     }
     return 0;
