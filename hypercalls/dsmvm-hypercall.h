@@ -29,6 +29,7 @@
 /* DSMVM_CPUID_FEATURES.eax and DSMVM_HC_FEATURES result */
 #define DSMVM_FEATURE_DOORBELL		(1U << 0)
 #define DSMVM_FEATURE_WRITE_UPDATE	(1U << 1)
+#define DSMVM_FEATURE_WU_PUBLISH	(1U << 2)
 
 /* Doorbell: 32-bit OUT to this I/O port (DSMVM_CPUID_FEATURES.ebx) */
 #define DSMVM_DOORBELL_PORT_DEFAULT	0x5644U
@@ -37,6 +38,7 @@
 #define DSMVM_HC_FEATURES		0U
 #define DSMVM_HC_WU_REGISTER		1U
 #define DSMVM_HC_WU_WRITE64		2U
+#define DSMVM_HC_WU_PUBLISH		3U
 
 /* Write-update areas: page granular */
 #define DSMVM_WU_PAGE_SIZE		4096U

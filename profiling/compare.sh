@@ -25,6 +25,7 @@ configs=(
     "tuned-2x1|--nodes 2 --variant tuned"
     "tuned-2x1-cacheline-only|--nodes 2 --variant tuned --guest-features 0"
     "tuned-2x1-cacheline+hpet|--nodes 2 --variant tuned --guest-features 1"
+    "tuned-2x1-no-publish|--nodes 2 --variant tuned --guest-features 3"
 )
 printf '%-28s %8s %8s %10s %12s %10s\n' config userspace total dsm_faults invalidations jiffies_pg
 for c in "${configs[@]}"; do

@@ -4,8 +4,8 @@
  * A 4-byte OUT to the doorbell port is a call: eax is the call number, rbx,
  * rcx and rsi the arguments, rax the result. The port is local on every
  * node: a call acts for the vCPU that made it. Write-update areas are pages
- * that every node keeps Shared and that change only through WU_WRITE64,
- * which writes the value into every node's copy before returning.
+ * that every node keeps Shared and that change only through WU_WRITE64 or
+ * WU_PUBLISH, which write into every node's copy before returning.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -88,28 +88,28 @@ static int64_t hc_wu_register(DsmvmNode *n, uint64_t gpa, uint64_t len)
     return 0;
 }
 
-static int64_t hc_wu_write64(DsmvmNode *n, uint64_t gpa, uint64_t value)
+static bool wu_area_contains(uint64_t gpa, uint64_t len)
 {
-    void *host;
+    for (int i = 0; i < wu_count; i++) {
+        if (gpa >= wu_areas[i].gpa && gpa + len <= wu_areas[i].gpa + wu_areas[i].len) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Writes data at gpa (inside one page of an area) on every node, this one included. */
+static void wu_write(DsmvmNode *n, uint64_t gpa, const void *data, uint64_t len)
+{
+    void *host = dsmvm_gpa_to_host(gpa, len);
     bool had_bql = bql_locked();
     int r;
 
-    if (gpa & 7) {
-        return -DSMVM_HC_EINVAL;
-    }
-    for (int i = 0; i < wu_count; i++) {
-        if (gpa >= wu_areas[i].gpa && gpa + 8 <= wu_areas[i].gpa + wu_areas[i].len) {
-            goto found;
-        }
-    }
-    return -DSMVM_HC_EINVAL;
-found:
-    host = dsmvm_gpa_to_host(gpa, 8);
     /* Other nodes apply it without our BQL; do not hold up this node meanwhile. */
     if (had_bql) {
         bql_unlock();
     }
-    r = dsm_write_update(n->dsm, host, &value, sizeof(value));
+    r = dsm_write_update(n->dsm, host, data, len);
     if (had_bql) {
         bql_lock();
     }
@@ -122,10 +122,49 @@ found:
         }
         dsmvm_fatal(n, "write-update of 0x%" PRIx64 " did not reach every node", gpa);
     }
+}
+
+static int64_t hc_wu_write64(DsmvmNode *n, uint64_t gpa, uint64_t value)
+{
+    if (gpa & 7) {
+        return -DSMVM_HC_EINVAL;
+    }
+    if (!wu_area_contains(gpa, 8)) {
+        return -DSMVM_HC_EINVAL;
+    }
+    wu_write(n, gpa, &value, sizeof(value));
     return 0;
 }
 
-static int64_t dsmvm_hypercall(DsmvmNode *n, uint32_t nr, uint64_t a0, uint64_t a1)
+/*
+ * Copies len bytes of guest RAM at src (as this node sees it) into every
+ * node's copy of dst. dst..dst+len stays within one page, which the DSM
+ * replaces as a whole on each node: readers see all of the bytes or none.
+ */
+static int64_t hc_wu_publish(DsmvmNode *n, uint64_t dst, uint64_t src, uint64_t len)
+{
+    uint8_t buf[DSMVM_WU_PAGE_SIZE];
+    const void *from;
+
+    if (len == 0 || len > DSMVM_WU_PAGE_SIZE ||
+        (dst & (DSMVM_WU_PAGE_SIZE - 1)) + len > DSMVM_WU_PAGE_SIZE || src + len < src) {
+        return -DSMVM_HC_EINVAL;
+    }
+    if (!wu_area_contains(dst, len)) {
+        return -DSMVM_HC_EPERM;
+    }
+    from = dsmvm_gpa_to_host(src, len);
+    if (!from) {
+        return -DSMVM_HC_EFAULT;
+    }
+    /* A snapshot: the guest may change src again once the call returns. */
+    memcpy(buf, from, len);
+    wu_write(n, dst, buf, len);
+    return 0;
+}
+
+static int64_t dsmvm_hypercall(DsmvmNode *n, uint32_t nr, uint64_t a0, uint64_t a1,
+                               uint64_t a2)
 {
     switch (nr) {
     case DSMVM_HC_FEATURES:
@@ -136,6 +175,11 @@ static int64_t dsmvm_hypercall(DsmvmNode *n, uint32_t nr, uint64_t a0, uint64_t 
             return -DSMVM_HC_EOPNOTSUPP;
         }
         return nr == DSMVM_HC_WU_REGISTER ? hc_wu_register(n, a0, a1) : hc_wu_write64(n, a0, a1);
+    case DSMVM_HC_WU_PUBLISH:
+        if (!(dsmvm_guest_features & DSMVM_FEATURE_WU_PUBLISH)) {
+            return -DSMVM_HC_EOPNOTSUPP;
+        }
+        return hc_wu_publish(n, a0, a1, a2);
     default:
         return -DSMVM_HC_ENOSYS;
     }
@@ -158,7 +202,7 @@ static void doorbell_write(void *opaque, hwaddr addr, uint64_t val, unsigned siz
     }
     env = &X86_CPU(cs)->env;
     cpu_synchronize_state(cs);
-    ret = dsmvm_hypercall(n, val, env->regs[R_EBX], env->regs[R_ECX]);
+    ret = dsmvm_hypercall(n, val, env->regs[R_EBX], env->regs[R_ECX], env->regs[R_ESI]);
     trace_dsmvm_hypercall(cs->cpu_index, (uint32_t)val, env->regs[R_EBX],
                           env->regs[R_ECX], ret);
     env->regs[R_EAX] = ret;

@@ -526,9 +526,10 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
                    "description) is required");
         return;
     }
-    if (dsmvm_guest_features & ~(DSMVM_FEATURE_DOORBELL | DSMVM_FEATURE_WRITE_UPDATE) ||
-        (dsmvm_guest_features && !(dsmvm_guest_features & DSMVM_FEATURE_DOORBELL))) {
-        error_setg(errp, TYPE_DSMVM_NODE ": guest-features must be 0, 1 or 3, not %u",
+    /* Each feature needs the ones below it: 0, 1, 3 or 7. */
+    if (dsmvm_guest_features & (dsmvm_guest_features + 1) ||
+        dsmvm_guest_features > DSMVM_FEATURES_ALL) {
+        error_setg(errp, TYPE_DSMVM_NODE ": guest-features must be 0, 1, 3 or 7, not %u",
                    dsmvm_guest_features);
         return;
     }
@@ -626,7 +627,8 @@ static void dsmvm_node_init(Object *obj)
                                    OBJ_PROP_FLAG_READWRITE);
     object_property_set_description(obj, "guest-features",
                                     "hypercall features offered to the guest (bit 0 doorbell, "
-                                    "bit 1 write-update; 0 hides the host); the same on every node");
+                                    "bit 1 write-update, bit 2 write-update publish; 0 hides "
+                                    "the host); the same on every node");
 }
 
 static void dsmvm_node_finalize(Object *obj)
