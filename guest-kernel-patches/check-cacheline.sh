@@ -17,6 +17,10 @@
 # the sizes from `nm -S` are used: every page the object spans is checked, and so
 # is an earlier object that runs into the first page.
 #
+# The dsmvm tick page (__dsmvm_tick_start .. __dsmvm_tick_end, CONFIG_DSMVM_TICK_WRITE_UPDATE)
+# holds the timekeeping state the tick writes, jiffies_64 among it, and is published as a
+# whole: an object on it may share it with the other objects of the tick page, and only them.
+#
 # Exit status: 0 if every hot object is alone on its pages, 1 otherwise.
 # The physical addresses printed assume the kernel runs at its link address
 # (no KASLR; tinyconfig-based guests have RANDOMIZE_BASE off).
@@ -43,6 +47,8 @@ if [ -r "$VMLINUX" ] && command -v nm >/dev/null; then
 fi
 
 hex() { printf '%016x' "$1"; }
+tick_lo=$(awk '$3 == "__dsmvm_tick_start" { print $1; exit }' "$MAP")
+tick_hi=$(awk '$3 == "__dsmvm_tick_end" { print $1; exit }' "$MAP")
 START_KERNEL_MAP=$((16#ffffffff80000000))
 
 size_of() {   # addr name -> size in bytes, or empty
@@ -76,8 +82,16 @@ for name in $HOT; do
         lo=$(hex $first); hi=$(hex $((last + 0xfff)))
         aliases=$(awk -v a="$a" -v n="$name" '$1 == a && $3 != n { printf "%s ", $3 }' "$TMP/syms")
         # Other objects starting on the pages of this one.
-        others=$(awk -v a="$a" -v lo="$lo" -v hi="$hi" \
-            '$1 >= lo && $1 <= hi && $1 != a { if (++n <= 8) printf "%s(%s) ", $3, $1 }
+        tlo=; thi=
+        if [ -n "$tick_lo" ] && [[ "$a" > "$tick_lo" || "$a" == "$tick_lo" ]] && [[ "$a" < "$tick_hi" ]]; then
+            tlo=$tick_lo; thi=$tick_hi      # on the tick page: its other objects are fine
+            name_note=" (on the tick page)"
+        else
+            name_note=
+        fi
+        others=$(awk -v a="$a" -v lo="$lo" -v hi="$hi" -v tlo="$tlo" -v thi="$thi" \
+            '$1 >= lo && $1 <= hi && $1 != a && !(tlo != "" && $1 >= tlo && $1 < thi) \
+             { if (++n <= 8) printf "%s(%s) ", $3, $1 }
              END { if (n > 8) printf "... (%d symbols in all) ", n }' "$TMP/syms")
         # An earlier object running into the first page.
         if [ "$have_sizes" = 1 ]; then
@@ -91,6 +105,7 @@ for name in $HOT; do
         pa=$(( first - START_KERNEL_MAP ))
         where="va $a, page $(hex $first) ($pages page(s), pa 0x$(printf '%x' $pa), gpn $((pa >> 12))), $szdesc"
         [ -n "$aliases" ] && where="$where, aliases: ${aliases% }"
+        where="$where$name_note"
         if [ -z "$others" ]; then
             echo "PASS  $name: $where"
         else
