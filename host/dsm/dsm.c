@@ -87,7 +87,7 @@ int dsm_deliver(void *ctx, int src, const struct dsm_msg_hdr *h, const void *pay
                 char *err, size_t errlen)
 {
     struct dsm *d = ctx;
-    struct dsm_proto_limits lim = { d->self, d->n, d->total_pages };
+    struct dsm_proto_limits lim = { d->self, d->n, d->total_pages, &d->homes };
     if (dsm_msg_validate(h, src, &lim, err, errlen) < 0) {
         return -1;
     }
@@ -147,7 +147,7 @@ static void report_failures(struct dsm *d)
             uint64_t p = d->tracked[i];
             dsm_logf(d, DSM_LOG_ERROR, "fault on page %llu (manager node %llu) cannot "
                      "complete: node %d failed", (unsigned long long)p,
-                     (unsigned long long)(p % (uint64_t)d->n), node);
+                     (unsigned long long)dsm_home_of(&d->homes, p), node);
         }
         pthread_cond_broadcast(&d->cond);   /* barrier / write-update waiters give up */
         pthread_mutex_unlock(&d->lock);
@@ -170,7 +170,7 @@ static void check_timeouts(struct dsm *d)
     for (int i = 0; i < d->ntracked; i++) {
         uint64_t p = d->tracked[i];
         if (now - d->pages[p].fault_start_ns > limit) {
-            late_node = (int)(p % (uint64_t)d->n);
+            late_node = dsm_home_of(&d->homes, p);
             late_page = p;
             break;
         }
@@ -287,6 +287,7 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
     }
     d->self = cfg->node_id;
     d->n = cfg->num_nodes;
+    d->homes.num_nodes = d->n;
     d->uffd = -1;
     d->wake_fd = -1;
     pthread_mutex_init(&d->lock, NULL);
@@ -335,8 +336,14 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
 
 int dsm_add_region(struct dsm *d, void *base, size_t size)
 {
-    if (d->started || d->nregions >= DSM_MAX_REGIONS || !size ||
-        ((uintptr_t)base | size) & (DSM_PAGE_SIZE - 1)) {
+    return dsm_add_region_home(d, base, size, DSM_HOME_INTERLEAVE);
+}
+
+int dsm_add_region_home(struct dsm *d, void *base, size_t size, int home)
+{
+    if (d->started || d->mpages || d->nregions >= DSM_MAX_REGIONS || !size ||
+        ((uintptr_t)base | size) & (DSM_PAGE_SIZE - 1) ||
+        home < DSM_HOME_INTERLEAVE || home >= d->n) {
         errno = EINVAL;
         return -1;
     }
@@ -361,6 +368,8 @@ int dsm_add_region(struct dsm *d, void *base, size_t size)
     r->size = size;
     r->first_page = d->total_pages;
     r->npages = npages;
+    d->homes.r[d->nregions - 1] = (struct dsm_home_region){ r->first_page, npages, home };
+    d->homes.nregions = d->nregions;
     d->total_pages += npages;
     return 0;
 }
@@ -375,8 +384,10 @@ int dsm_prepare(struct dsm *d, char *err, size_t errlen)
         snprintf(err, errlen, "no memory region registered");
         return -1;
     }
-    d->nmpages = (d->total_pages + (uint64_t)d->n - 1) / (uint64_t)d->n;
-    d->mpages = calloc(d->nmpages, sizeof(*d->mpages));
+    d->homes.num_nodes = d->n;
+    d->nmpages = dsm_home_count(&d->homes, d->self);
+    /* A node may manage no page at all (every region homed elsewhere). */
+    d->mpages = calloc(d->nmpages ? d->nmpages : 1, sizeof(*d->mpages));
     if (!d->mpages) {
         snprintf(err, errlen, "out of memory for %llu page descriptors",
                  (unsigned long long)d->total_pages);
@@ -578,7 +589,7 @@ int dsm_write_update(struct dsm *d, void *addr, const void *data, size_t len)
         struct timespec dl = deadline_in(d->cfg.request_timeout_ms);
         pthread_mutex_lock(&d->lock);
         d->wu_done = 0;
-        dsm_send(d, (int)(p % (uint64_t)d->n), DSM_MSG_WU_REQ, p, off, 0, src, (uint32_t)chunk);
+        dsm_send(d, dsm_home_of(&d->homes, p), DSM_MSG_WU_REQ, p, off, 0, src, (uint32_t)chunk);
         dsm_drain_local(d);
         while (!d->wu_done) {
             if (failures(d) || wait_locked(d, &dl) == ETIMEDOUT) {

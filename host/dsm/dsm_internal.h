@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "dsm.h"
+#include "home.h"
 #include "proto.h"
 #include "transport.h"
 
@@ -79,7 +80,8 @@ struct dsm {
     int nregions;
     uint64_t total_pages;
     struct dsm_page *pages;
-    struct dsm_mpage *mpages;          /* index page / n */
+    struct dsm_home_map homes;         /* which node manages each page */
+    struct dsm_mpage *mpages;          /* pages this node manages, by dsm_home_slot() */
     uint64_t nmpages;
 
     pthread_mutex_t lock;              /* protects all protocol state */

@@ -1,6 +1,7 @@
 /* ivy.c - Ivy coherence with fixed distributed managers.
  *
- * Page p is managed by node p % n.  The manager serialises every request
+ * Page p is managed by its home node (home.h: p % n, or the node whose
+ * guest NUMA memory holds it).  The manager serialises every request
  * for its pages (one in flight, others queued) and knows the owner and the
  * copyset.  A request completes when the requester reports DONE, so a
  * later invalidation can never overtake the grant it follows.
@@ -64,12 +65,12 @@ static const void *stable_page(struct dsm *d, const uint8_t *pa)
 
 static inline int manager_of(struct dsm *d, uint64_t p)
 {
-    return (int)(p % (uint64_t)d->n);
+    return dsm_home_of(&d->homes, p);
 }
 
 static inline struct dsm_mpage *mpage_of(struct dsm *d, uint64_t p)
 {
-    return &d->mpages[p / (uint64_t)d->n];
+    return &d->mpages[dsm_home_slot(&d->homes, d->self, p)];
 }
 
 static inline uint64_t bit(int node)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "dsm.h"
+#include "home.h"
 
 #define DSM_MSG_MAGIC 0x4d53u   /* "SM" */
 
@@ -65,6 +66,7 @@ struct dsm_proto_limits {
     int self;
     int num_nodes;
     uint64_t total_pages;
+    const struct dsm_home_map *homes;   /* NULL: every page interleaved (p % n) */
 };
 
 const char *dsm_msg_type_name(unsigned type);

@@ -124,8 +124,16 @@ struct dsm *dsm_create(const struct dsm_config *cfg,
 /* Registers [base, base+size) (page aligned, anonymous private memory).
  * Its current content is discarded: initially no node holds any page.
  * Must be called in the same order with the same sizes on every node,
- * before dsm_start(). */
+ * before dsm_start().  The region's pages are managed interleaved over
+ * the nodes (page p by node p % n).  0, or -1 with errno. */
 int dsm_add_region(struct dsm *d, void *base, size_t size);
+
+#define DSM_HOME_INTERLEAVE (-1)
+/* The same, with every page of the region managed by node `home` (or
+ * DSM_HOME_INTERLEAVE).  Give each node the memory its own vCPUs use
+ * (the guest's NUMA node): faults on it then stay on that node.  Every
+ * node must register the same homes. */
+int dsm_add_region_home(struct dsm *d, void *base, size_t size, int home);
 
 /* Connects to every peer, runs the authenticated handshake, starts the
  * fault and receive threads.  Returns 0, or -1 with a message in err. */

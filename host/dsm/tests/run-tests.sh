@@ -41,6 +41,10 @@ for x in tcp shm; do
     multi release failure $x 3 1 --kill-last
 done
 multi release mixed tcp 2 4
+# regions homed on one node each (a guest's NUMA memory): local faults, misdirected requests refused
+multi release mixed tcp 2 2 --homed
+multi release mixed shm 3 2 --homed
+multi release mixed tcp 4 2 --homed
 multi release mixed shm 3 3
 multi release failure tcp 2 1 --kill-last
 multi release failure shm 4 1 --kill-last
@@ -57,6 +61,7 @@ for x in tcp shm; do
     multi asan mixed $x 2 2
     multi asan mixed $x 4 2
     multi asan resident $x 2 1
+    multi asan mixed $x 3 2 --homed
     multi asan failure $x 3 1 --kill-last
 done
 

@@ -39,6 +39,7 @@ static struct {
     int ready_fd;
     int verbose;
     int default_handler;   /* leave peer_failed unset: library default (exit 1) */
+    int homed;             /* region i managed by node i % n instead of interleaved */
     const char *secret;
 } opt = { .threads = 2, .listen_fd = -1, .ready_fd = -1, .secret = "test-secret" };
 
@@ -492,7 +493,9 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
         return -1;
     }
     for (int i = 0; i < nregions; i++) {
-        if (dsm_add_region(g_dsm, regions[i], sizes[i]) < 0) {
+        /* --homed: region i is managed by node i % n (as a guest's NUMA memory is) */
+        int home = opt.homed ? i % opt.nodes : DSM_HOME_INTERLEAVE;
+        if (dsm_add_region_home(g_dsm, regions[i], sizes[i], home) < 0) {
             fprintf(stderr, "node %d: dsm_add_region: %s\n", opt.node, strerror(errno));
             return -1;
         }
@@ -688,7 +691,7 @@ int main(int argc, char **argv)
         { "test", 1, 0, 'T' }, { "transport", 1, 0, 'x' }, { "addrs", 1, 0, 'a' },
         { "listen-fd", 1, 0, 'l' }, { "shm-name", 1, 0, 's' }, { "ready-fd", 1, 0, 'r' },
         { "secret", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "default-handler", 0, 0, 'D' },
-        { 0, 0, 0, 0 },
+        { "homed", 0, 0, 'H' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -705,6 +708,7 @@ int main(int argc, char **argv)
         case 'S': opt.secret = optarg; break;
         case 'v': opt.verbose = 1; break;
         case 'D': opt.default_handler = 1; break;
+        case 'H': opt.homed = 1; break;
         default: return 2;
         }
     }

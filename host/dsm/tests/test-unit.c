@@ -119,6 +119,51 @@ static int valid(unsigned type, int src, uint64_t page, uint64_t arg, uint32_t f
     return dsm_msg_validate(&h, src, &lim4, err, sizeof(err)) == 0;
 }
 
+/* Homes: interleaved regions and regions managed by one node, every page
+ * with exactly one manager and a dense, unique slot on it. */
+static void test_homes(void)
+{
+    struct dsm_home_map m = { .num_nodes = 3, .nregions = 3 };
+    m.r[0] = (struct dsm_home_region){ 0, 10, DSM_HOME_INTERLEAVE };
+    m.r[1] = (struct dsm_home_region){ 10, 7, 2 };
+    m.r[2] = (struct dsm_home_region){ 17, 5, 0 };
+    CHECK(dsm_home_of(&m, 4) == 1, "interleaved page 4 is node 1's");
+    CHECK(dsm_home_of(&m, 10) == 2 && dsm_home_of(&m, 16) == 2, "region 1 is node 2's");
+    CHECK(dsm_home_of(&m, 21) == 0, "region 2 is node 0's");
+    CHECK(dsm_home_of(&m, 22) == -1, "beyond the regions");
+    for (int self = 0; self < 3; self++) {
+        uint64_t count = dsm_home_count(&m, self), managed = 0;
+        uint8_t used[32] = { 0 };
+        for (uint64_t p = 0; p < 22; p++) {
+            if (dsm_home_of(&m, p) != self) {
+                continue;
+            }
+            uint64_t slot = dsm_home_slot(&m, self, p);
+            CHECK(slot < count && !used[slot], "node %d: page %llu has a free slot (%llu of %llu)",
+                  self, (unsigned long long)p, (unsigned long long)slot,
+                  (unsigned long long)count);
+            if (slot < count) {
+                used[slot] = 1;
+            }
+            managed++;
+        }
+        CHECK(managed <= count, "node %d manages %llu pages in %llu slots", self,
+              (unsigned long long)managed, (unsigned long long)count);
+    }
+    /* the wire check follows the map: requests for a page go to its home only */
+    struct dsm_proto_limits lim = { .self = 2, .num_nodes = 3, .total_pages = 22, .homes = &m };
+    struct dsm_msg_hdr h;
+    char err[256];
+    dsm_msg_init(&h, DSM_MSG_READ_REQ, 0, 12, 0, 0, 0);
+    CHECK(dsm_msg_validate(&h, 0, &lim, err, sizeof(err)) == 0, "READ_REQ to the home node");
+    dsm_msg_init(&h, DSM_MSG_READ_REQ, 0, 5, 0, 0, 0);
+    CHECK(dsm_msg_validate(&h, 0, &lim, err, sizeof(err)) == 0, "READ_REQ, interleaved page 5");
+    dsm_msg_init(&h, DSM_MSG_READ_REQ, 0, 4, 0, 0, 0);
+    CHECK(dsm_msg_validate(&h, 0, &lim, err, sizeof(err)) < 0, "READ_REQ, node 1's page 4");
+    dsm_msg_init(&h, DSM_MSG_WRITE_REQ, 1, 18, 0, 0, 0);
+    CHECK(dsm_msg_validate(&h, 1, &lim, err, sizeof(err)) < 0, "WRITE_REQ for node 0's page");
+}
+
 static void test_proto(void)
 {
     char err[256];
@@ -635,6 +680,7 @@ int main(int argc, char **argv)
     test_sha256();
     test_hmac();
     test_proto();
+    test_homes();
     test_hello_check();
     test_handshake();
     test_single_node();
