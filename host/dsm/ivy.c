@@ -3,14 +3,18 @@
  * Page p is managed by its home node (home.h: p % n, or the node whose
  * guest NUMA memory holds it).  The manager serialises every request
  * for its pages (one in flight, others queued) and knows the owner and the
- * copyset.  A request completes when the requester reports DONE, so a
- * later invalidation can never overtake the grant it follows.
+ * copyset.  A grant sent by another node (the owner) completes when the
+ * requester reports DONE, so a later invalidation from the manager can
+ * never overtake it.  A grant the manager sends itself completes at once:
+ * messages between two nodes arrive in the order they were sent, so
+ * whatever the manager sends the requester later arrives after the grant.
  *
  *   read:  R -READ_REQ-> M -FWD_READ-> O -PAGE(shared)-> R -DONE-> M
- *          (no owner yet: M answers PAGE(shared, zero) itself)
+ *          (M is the owner, or there is none yet: M -PAGE-> R, no DONE)
  *   write: R -WRITE_REQ-> M, M -INV-> each copy holder -INV_ACK-> M,
  *          then M -FWD_WRITE-> O -PAGE(excl)-> R -DONE-> M
- *          (R already has the content: PAGE(excl, nodata) = just unprotect)
+ *          (R already has the content: PAGE(excl, nodata) = just unprotect;
+ *          M is the owner, or there is none, or R is: no DONE)
  *
  * All handlers run with d->lock held.  Messages to self go through a local
  * queue drained by whoever holds the lock, so handlers never recurse.
@@ -201,6 +205,14 @@ static void drop(struct dsm *d, uint64_t p, uint8_t *pa)
     }
 }
 
+/* The manager sent requester r its grant itself: the request is complete.
+ * Queued locally, so the request ends once the current handler returns,
+ * never inside it (completing starts the next queued request). */
+static void mgr_granted(struct dsm *d, uint64_t p, int r)
+{
+    dsm_send(d, d->self, DSM_MSG_DONE, p, (uint64_t)r, 0, NULL, 0);
+}
+
 /* ---- requester side ------------------------------------------------- */
 
 void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
@@ -308,7 +320,11 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
     DTRACE_PROBE4(dsm, fault_end, region, off, want_write, lat);
     pg->pending = DSM_PEND_NONE;
     track_del(d, p);
-    dsm_send(d, manager_of(d, p), DSM_MSG_DONE, p, 0, 0, NULL, 0);
+    int mgr = manager_of(d, p);
+    if (src != mgr) {
+        /* A local DONE names its requester (arg); a remote one is its sender. */
+        dsm_send(d, mgr, DSM_MSG_DONE, p, mgr == d->self ? (uint64_t)d->self : 0, 0, NULL, 0);
+    }
     return 0;
 }
 
@@ -330,12 +346,16 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         protect(d, p, pa);
         pg->state = DSM_PS_SHARED;
     }
+    int is_mgr = manager_of(d, p) == d->self;
     if (h->type == DSM_MSG_FWD_READ) {
         /* Sent straight from the now read-only page (no staging copy). */
         dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_SHARED | DSM_PF_REMOTE, stable_page(d, pa),
                  DSM_PAGE_SIZE);
         DSM_STAT_ADD(d, pages_sent, 1);
         DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
+        if (is_mgr) {
+            mgr_granted(d, p, to);
+        }
         return 0;
     }
     if (h->flags & DSM_PF_NODATA) {
@@ -352,6 +372,9 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
     pg->state = DSM_PS_INVALID;
     if (d->cb.page_replaced) {
         d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
+    }
+    if (is_mgr) {
+        mgr_granted(d, p, to);
     }
     return 0;
 }
@@ -451,6 +474,7 @@ static void mgr_write_proceed(struct dsm *d, uint64_t p)
         uint32_t f = DSM_PF_EXCL | (has_copy ? DSM_PF_NODATA : DSM_PF_ZERO) |
                      (op->remote ? DSM_PF_REMOTE : 0);
         dsm_send(d, r, DSM_MSG_PAGE, p, 0, f, NULL, 0);
+        mgr_granted(d, p, r);
     } else {
         dsm_send(d, mp->owner, DSM_MSG_FWD_WRITE, p, (uint64_t)r,
                  has_copy ? DSM_PF_NODATA : 0, NULL, 0);
@@ -488,6 +512,7 @@ static void mgr_start(struct dsm *d, uint64_t p)
             /* Never written anywhere: no content to ship. */
             dsm_send(d, r, DSM_MSG_PAGE, p, 0,
                      DSM_PF_SHARED | DSM_PF_ZERO | (r != d->self ? DSM_PF_REMOTE : 0), NULL, 0);
+            mgr_granted(d, p, r);
         } else if (mp->owner == r) {
             dsm_logf(d, DSM_LOG_ERROR, "node %d asks to read page %llu it owns", r,
                      (unsigned long long)p);
@@ -630,6 +655,9 @@ int dsm_dispatch(struct dsm *d, int src, const struct dsm_msg_hdr *h, const void
     case DSM_MSG_DONE:
         mp = mpage_of(d, p);
         op = mp->op;
+        if (src == d->self) {
+            src = (int)h->arg;    /* local: a grant the manager sent, or its own fault's */
+        }
         if (!op || op->requester != src || op->type == DSM_MSG_WU_REQ ||
             (op->type == DSM_MSG_WRITE_REQ && op->acks)) {
             snprintf(err, errlen, "DONE for page %llu from node %d without its request",
