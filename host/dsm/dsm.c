@@ -402,6 +402,24 @@ int dsm_prepare(struct dsm *d, char *err, size_t errlen)
             return -1;
         }
     }
+    /* Memory this node is the home of starts here, Modified, as the zero page:
+     * its first touch costs no fault at all (a write makes the private copy
+     * in the kernel), and the manager knows this node as its owner. */
+    for (int i = 0; i < d->nregions; i++) {
+        const struct dsm_region *r = &d->regions[i];
+        if (d->homes.r[i].home != d->self) {
+            continue;
+        }
+        if (dsm_uffd_zero_range(d->uffd, r->base, r->size) < 0) {
+            snprintf(err, errlen, "UFFDIO_ZEROPAGE [%p, +%zu): %s", (void *)r->base, r->size,
+                     strerror(errno));
+            return -1;
+        }
+        for (uint64_t p = r->first_page; p < r->first_page + r->npages; p++) {
+            d->pages[p].state = DSM_PS_MODIFIED;
+            d->mpages[dsm_home_slot(&d->homes, d->self, p)].owner = (int8_t)d->self;
+        }
+    }
     if (!d->has_wp_unpopulated) {
         dsm_logf(d, DSM_LOG_INFO, "kernel lacks UFFD_FEATURE_WP_UNPOPULATED (not needed: "
                  "absent pages fault as missing)");

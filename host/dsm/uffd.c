@@ -152,3 +152,26 @@ int dsm_uffd_drop(void *page)
 {
     return madvise(page, DSM_PAGE_SIZE, MADV_DONTNEED);
 }
+
+int dsm_uffd_zero_range(int uffd, void *base, size_t len)
+{
+    struct uffdio_zeropage z = {
+        .range = { .start = (uintptr_t)base, .len = len },
+        .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE,
+    };
+    for (int tries = 0; tries < UFFD_EAGAIN_TRIES; tries++) {
+        z.zeropage = 0;
+        if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) == 0) {
+            return 0;
+        }
+        if (errno != EAGAIN) {
+            return -1;
+        }
+        /* partially done (z.zeropage bytes): go on from there */
+        if (z.zeropage > 0) {
+            z.range.start += (uint64_t)z.zeropage;
+            z.range.len -= (uint64_t)z.zeropage;
+        }
+    }
+    return -1;
+}

@@ -24,6 +24,10 @@ int dsm_uffd_wp(int uffd, void *page, int protect);
 
 int dsm_uffd_wake(int uffd, void *page);
 
+/* Maps [base, base+len) to the zero page, writable (a write makes a private
+ * copy in the kernel, without a fault here).  0 or -1. */
+int dsm_uffd_zero_range(int uffd, void *base, size_t len);
+
 /* Drops a page: the next access faults as missing. */
 int dsm_uffd_drop(void *page);
 
