@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # A bad cluster description is refused before anything starts, with a message saying what is wrong.
+# time-limit: 300: several QEMU starts that must fail at once (30 s each at most)
 . tests/lib.sh
 Q=build/qemu/qemu-system-x86_64
 dir=build/test-runs/cluster-errors; rm -rf "$dir"; mkdir -p "$dir"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Time stays right in the tuned guest on 2 nodes: on every CPU, a 5-second sleep measured
 # against the host's clock (when its start and end lines reach the console) is within 2 %.
+# time-limit: 360: one 2-node run, the launcher stops it at 300 s
 . tests/lib.sh
 RUN=build/test-runs/time
 rm -rf "$RUN"; mkdir -p build/test-runs
