@@ -27,6 +27,7 @@
 #include "system/tcg.h"
 #include "exec/cpu-common.h"
 #include "exec/exec-all.h"
+#include "exec/ram_addr.h"
 #include "dsm.h"
 #include "internal.h"
 #include "../../dsmvm-hypercalls/dsmvm-hypercall.h"
@@ -330,6 +331,20 @@ static void dsmvm_page_replaced(void *opaque, void *host_addr, size_t len)
     if (ram_addr == RAM_ADDR_INVALID) {
         return;
     }
+    /*
+     * TCG clears a page's DIRTY_MEMORY_CODE bit when it links the first
+     * translation of it, and sets it again once none is left: with the bit
+     * set there is nothing to drop, and most pages (data) never hold code.
+     * Skipping the main-loop round trip for them is most of a fault's
+     * wake-ups. (A translation still in progress when the content changes
+     * is the usual cross-modifying-code case: the guest must synchronise
+     * with the writer before running the new code, as on real hardware.)
+     */
+    if (cpu_physical_memory_all_dirty(ram_addr, len, DIRTY_MEMORY_CODE)) {
+        qatomic_inc(&n->counters.tb_flushes_skipped);
+        return;
+    }
+    qatomic_inc(&n->counters.tb_flushes_queued);
     item = g_malloc(sizeof(*item) + sizeof(DsmvmTbFlush));
     item->src = n->node_id;
     item->type = DSMVM_INBOX_TB_FLUSH;
@@ -368,14 +383,14 @@ static void dsmvm_log(void *opaque, enum dsm_log_level level, const char *msg)
 
 /* --- start-up ----------------------------------------------------------- */
 
-static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms)
+static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms, const char *homes)
 {
     snprintf(n->fingerprint, sizeof(n->fingerprint),
              "version=1;cluster=%.16s;machine=%s;accel=%s;smp=%u;maxcpus=%u;ram=%" PRIu64
-             ";nodes=%d;guest-features=%u",
+             ";nodes=%d;guest-features=%u;ram-homes=%s",
              n->cluster->digest, object_get_typename(OBJECT(ms)), current_accel_name(),
              ms->smp.cpus, ms->smp.max_cpus, (uint64_t)ms->ram_size, n->cluster->num_nodes,
-             dsmvm_guest_features);
+             dsmvm_guest_features, homes);
 }
 
 static void dsmvm_exchange_hellos(DsmvmNode *n)
@@ -424,6 +439,8 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
         .log = dsmvm_log,
     };
     char err[256];
+    char homes[64];
+    Error *local_err = NULL;
     CPUState *cpu;
     int local_cpus = 0;
 
@@ -447,8 +464,6 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
         local_cpus += !remote;
     }
 
-    /* Before connecting: a peer's HELLO may arrive as soon as we are. */
-    dsmvm_make_fingerprint(n, ms);
     dsm_config_init(&cfg);
     cfg.node_id = n->node_id;
     cfg.num_nodes = c->num_nodes;
@@ -462,11 +477,11 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     if (!n->dsm) {
         dsmvm_fatal(n, "cannot create the DSM: %s", err);
     }
-    if (dsm_add_region(n->dsm, memory_region_get_ram_ptr(ms->ram),
-                       memory_region_size(ms->ram)) < 0) {
-        dsmvm_fatal(n, "cannot put guest RAM (%" PRIu64 " bytes) under the DSM",
-                    (uint64_t)memory_region_size(ms->ram));
+    if (!dsmvm_ram_register(n, ms, homes, sizeof(homes), &local_err)) {
+        dsmvm_fatal(n, "%s", error_get_pretty(local_err));
     }
+    /* Before connecting: a peer's HELLO may arrive as soon as we are. */
+    dsmvm_make_fingerprint(n, ms, homes);
     info_report("dsmvm node%u of %d: waiting up to %d s for the peers (%s transport)",
                 n->node_id, c->num_nodes, c->connect_timeout_s,
                 c->transport == DSMVM_TRANSPORT_SHM ? "shm" : "tcp");

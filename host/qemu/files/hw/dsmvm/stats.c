@@ -80,6 +80,8 @@ char *dsmvm_stats_json(DsmvmNode *n)
     FIELD("irqs_received", n->counters.irqs_received);
     FIELD("eois_forwarded", qatomic_read(&n->counters.eois_forwarded));
     FIELD("apic_updates_sent", qatomic_read(&n->counters.apic_updates_sent));
+    FIELD("tb_flushes_queued", qatomic_read(&n->counters.tb_flushes_queued));
+    FIELD("tb_flushes_skipped", qatomic_read(&n->counters.tb_flushes_skipped));
 #undef FIELD
     append_pages(n, s);
     g_string_append(s, ", \"exit_reason\": \"");
