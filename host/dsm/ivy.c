@@ -261,6 +261,38 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
     dsm_send(d, mgr, is_write ? DSM_MSG_WRITE_REQ : DSM_MSG_READ_REQ, p, 0, 0, NULL, 0);
 }
 
+/* A Shared copy the manager sent ahead of a read.  Its copyset already
+ * names this node, and anything the manager sends later (an invalidation,
+ * a grant for a fault racing with this) arrives after it. */
+static int on_page_ahead(struct dsm *d, int src, const struct dsm_msg_hdr *h,
+                         const void *payload, char *err, size_t errlen)
+{
+    uint64_t p = h->page;
+    struct dsm_page *pg = &d->pages[p];
+    uint8_t *pa = dsm_page_addr(d, p);
+
+    if (src != manager_of(d, p) || src == d->self) {
+        snprintf(err, errlen, "read-ahead PAGE %llu from node %d, which is not its manager",
+                 (unsigned long long)p, src);
+        return -1;
+    }
+    if (pg->state != DSM_PS_INVALID) {
+        /* a write-update install got here first: it is at least as new */
+        return 0;
+    }
+    if (dsm_uffd_install(d->uffd, pa, payload, 1) < 0) {
+        dsm_logf(d, DSM_LOG_ERROR, "UFFDIO_COPY (read-ahead) page %llu failed",
+                 (unsigned long long)p);
+    }
+    pg->state = DSM_PS_SHARED;
+    DSM_STAT_ADD(d, read_ahead_received, 1);
+    DSM_STAT_ADD(d, pages_received, 1);
+    if (d->cb.page_replaced) {
+        d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
+    }
+    return 0;
+}
+
 static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const void *payload,
                    char *err, size_t errlen)
 {
@@ -270,6 +302,9 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
     uint32_t f = h->flags;
     int want_write = pg->pending == DSM_PEND_WRITE;
 
+    if (f & DSM_PF_AHEAD) {
+        return on_page_ahead(d, src, h, payload, err, errlen);
+    }
     if (!pg->pending || want_write != !!(f & DSM_PF_EXCL)) {
         snprintf(err, errlen, "PAGE %llu (flags 0x%x) does not match a request in flight",
                  (unsigned long long)p, f);
@@ -330,6 +365,44 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
 
 /* ---- owner / copy holder side --------------------------------------- */
 
+/* This node owns and manages p and just granted reader r a copy: send r
+ * the next pages in the same way while they are idle here (no request in
+ * flight or queued), owned and managed here, not yet r's, and have never
+ * lost a copy on this node (a page that did is contended: sending it
+ * ahead would only add invalidations). */
+static void mgr_read_ahead(struct dsm *d, uint64_t p, int r)
+{
+    int ok;
+    uint8_t *pa = dsm_page_addr(d, p);
+    for (unsigned i = 1; i <= d->cfg.read_ahead_pages; i++) {
+        uint64_t q = p + i;
+        uint8_t *qa = pa + (size_t)i * DSM_PAGE_SIZE;
+        if (q >= d->total_pages || dsm_page_index(d, qa, &ok) != q || !ok ||
+            manager_of(d, q) != d->self) {
+            return;    /* end of the region, or of this node's home range */
+        }
+        struct dsm_page *qg = &d->pages[q];
+        struct dsm_mpage *mq = mpage_of(d, q);
+        if (mq->op || mq->owner != d->self || (mq->copyset & bit(r)) ||
+            qg->state == DSM_PS_INVALID || qg->pending || qg->invalidations ||
+            qg->policy == DSM_POLICY_WRITE_UPDATE) {
+            continue;
+        }
+        if (!memcmp(qa, zero_page, DSM_PAGE_SIZE)) {
+            continue;  /* likely never used: the reader would not want it either */
+        }
+        if (qg->state == DSM_PS_MODIFIED) {
+            protect(d, q, qa);
+            qg->state = DSM_PS_SHARED;
+        }
+        dsm_send(d, r, DSM_MSG_PAGE, q, 0, DSM_PF_SHARED | DSM_PF_AHEAD | DSM_PF_REMOTE,
+                 stable_page(d, qa), DSM_PAGE_SIZE);
+        mq->copyset |= bit(r) | bit(d->self);
+        DSM_STAT_ADD(d, pages_sent, 1);
+        DSM_STAT_ADD(d, read_ahead_sent, 1);
+    }
+}
+
 static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t errlen)
 {
     uint64_t p = h->page;
@@ -355,6 +428,7 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
         if (is_mgr) {
             mgr_granted(d, p, to);
+            mgr_read_ahead(d, p, to);
         }
         return 0;
     }

@@ -145,7 +145,8 @@ int dsm_msg_validate(const struct dsm_msg_hdr *h, int peer,
         int kinds = !!(f & DSM_PF_SHARED) + !!(f & DSM_PF_EXCL);
         if ((f & ~DSM_PF_MASK) || kinds != 1 ||
             ((f & DSM_PF_ZERO) && (f & DSM_PF_NODATA)) ||
-            ((f & DSM_PF_NODATA) && !(f & DSM_PF_EXCL))) {
+            ((f & DSM_PF_NODATA) && !(f & DSM_PF_EXCL)) ||
+            ((f & DSM_PF_AHEAD) && (f & (DSM_PF_EXCL | DSM_PF_ZERO)))) {
             snprintf(err, errlen, "PAGE: invalid flags 0x%x", f);
             return -1;
         }

@@ -46,7 +46,8 @@ enum dsm_msg_type {
 #define DSM_PF_ZERO    0x4u   /* never written anywhere: install zeroes */
 #define DSM_PF_NODATA  0x8u   /* requester already has the content: unprotect */
 #define DSM_PF_REMOTE  0x10u  /* resolution involved another node (statistics) */
-#define DSM_PF_MASK    0x1fu
+#define DSM_PF_AHEAD   0x20u  /* read-ahead: shared copy nobody asked for, from the manager */
+#define DSM_PF_MASK    0x3fu
 
 struct dsm_msg_hdr {
     uint16_t magic;

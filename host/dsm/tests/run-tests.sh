@@ -45,6 +45,12 @@ multi release mixed tcp 2 4
 multi release mixed tcp 2 2 --homed
 multi release mixed shm 3 2 --homed
 multi release mixed tcp 4 2 --homed
+# read-ahead: the manager-owner sends following pages unasked
+multi release homes tcp 2 1
+multi release homes shm 3 1
+multi release mixed tcp 2 2 --homed --read-ahead 8
+multi release mixed shm 3 2 --homed --read-ahead 4
+multi release mixed tcp 3 2 --read-ahead 8
 multi release mixed shm 3 3
 multi release failure tcp 2 1 --kill-last
 multi release failure shm 4 1 --kill-last
@@ -61,7 +67,7 @@ for x in tcp shm; do
     multi asan mixed $x 2 2
     multi asan mixed $x 4 2
     multi asan resident $x 2 1
-    multi asan mixed $x 3 2 --homed
+    multi asan mixed $x 3 2 --homed --read-ahead 8
     multi asan failure $x 3 1 --kill-last
 done
 

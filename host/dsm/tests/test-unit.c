@@ -186,6 +186,10 @@ static void test_proto(void)
     CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_NODATA, 0), "shared nodata");
     CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, 0x100 | DSM_PF_SHARED, 4096), "unknown flag");
     CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED, 4095), "short page");
+    CHECK(valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_AHEAD, 4096), "read-ahead PAGE");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_EXCL | DSM_PF_AHEAD, 4096), "exclusive ahead");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_ZERO | DSM_PF_AHEAD, 0),
+          "zero page ahead");
     CHECK(valid(DSM_MSG_WU_REQ, 0, 9, 4000, 0, 96), "WU_REQ fits");
     CHECK(!valid(DSM_MSG_WU_REQ, 0, 9, 4000, 0, 97), "WU_REQ crosses page end");
     CHECK(!valid(DSM_MSG_WU_REQ, 0, 9, 0, 0, 0), "empty WU_REQ");
