@@ -473,6 +473,7 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     cfg.secret = c->secret;
     cfg.secret_len = strlen(c->secret);
     cfg.connect_timeout_ms = c->connect_timeout_s * 1000;
+    cfg.read_ahead_pages = c->read_ahead_pages;
     n->dsm = dsm_create(&cfg, &cb, err, sizeof(err));
     if (!n->dsm) {
         dsmvm_fatal(n, "cannot create the DSM: %s", err);
