@@ -254,10 +254,11 @@ uint64_t mc_hash(const struct mc_world *w)
                         (uint64_t)(uint32_t)op->acks << 32);
                 h = mix(h, (uint64_t)op->wu_off << 32 | op->wu_len);
                 if (op->data) {
-                    uint64_t a, b;
-                    memcpy(&a, op->data, sizeof(a));
+                    /* the bytes to write; the page being built is uninitialised until
+                     * fetched, and once broadcast it is in the channels and memory */
+                    uint64_t b;
                     memcpy(&b, op->data + DSM_PAGE_SIZE, sizeof(b));
-                    h = mix(mix(h, a), b);
+                    h = mix(h, b);
                 }
             }
             h = mix(h, 0xfeed);

@@ -12,7 +12,8 @@
  *        operations in the order given.
  *   --layout interleaved|homed|both  (default both)
  *   --suite                the fixed scripts of the test suite
- *   --all N [--kinds RW]   every script of N operations (kinds from the set)
+ *   --all N [--kinds RW] [--one-page]   every script of N operations (kinds
+ *                          from the set; pages 0 and 1, or page 0 only)
  *   --bug early-done|ack-keeps-copy   inject a protocol bug (or MC_BUG=...)
  *   --expect-violation     succeed only if every script reports a violation
  *   --no-prune             no state hashing: enumerate every path
@@ -305,13 +306,13 @@ static void run_script(struct totals *t, const struct mc_script *sc, enum mc_lay
 
 /* Every script of n operations: node numbers never decrease along the
  * list, so each distinct set of per-node sequences appears once. */
-static int next_script(struct mc_script *sc, int n, const char *kinds)
+static int next_script(struct mc_script *sc, int n, const char *kinds, int npages)
 {
-    int nk = (int)strlen(kinds), per_node = nk * MC_PAGES;
+    int nk = (int)strlen(kinds), per_node = nk * npages;
     /* odometer over (node, kind, page) digits */
     for (int k = n - 1; k >= 0; k--) {
         struct mc_op *op = &sc->ops[k];
-        int digit = (int)(strchr(kinds, op->kind) - kinds) * MC_PAGES + op->page + 1;
+        int digit = (int)(strchr(kinds, op->kind) - kinds) * npages + op->page + 1;
         int node = op->node;
         if (digit == per_node) {
             digit = 0;
@@ -319,8 +320,8 @@ static int next_script(struct mc_script *sc, int n, const char *kinds)
         }
         if (node < MC_NODES) {
             op->node = (uint8_t)node;
-            op->kind = (uint8_t)kinds[digit / MC_PAGES];
-            op->page = (uint8_t)(digit % MC_PAGES);
+            op->kind = (uint8_t)kinds[digit / npages];
+            op->page = (uint8_t)(digit % npages);
             for (int j = k + 1; j < n; j++) {
                 sc->ops[j].node = op->node;
                 sc->ops[j].kind = (uint8_t)kinds[0];
@@ -354,6 +355,7 @@ int main(int argc, char **argv)
 {
     enum mc_layout layouts[2] = { MC_INTERLEAVED, MC_HOMED };
     int nlayouts = 2, prune = 1, expect_violation = 0, all = 0, use_suite = 0;
+    int npages = MC_PAGES;
     const char *kinds = "RW";
     double max_seconds = 3600;
     enum mc_bug bug = parse_bug(getenv("MC_BUG"));
@@ -377,6 +379,8 @@ int main(int argc, char **argv)
             use_suite = 1;
         } else if (!strcmp(a, "--all") && i + 1 < argc) {
             all = atoi(argv[++i]);
+        } else if (!strcmp(a, "--one-page")) {
+            npages = 1;
         } else if (!strcmp(a, "--kinds") && i + 1 < argc) {
             kinds = argv[++i];
         } else if (!strcmp(a, "--bug") && i + 1 < argc) {
@@ -394,7 +398,7 @@ int main(int argc, char **argv)
             nscripts++;
         } else {
             fprintf(stderr, "usage: dsm-mc [--layout interleaved|homed|both] [--suite] "
-                    "[--all N [--kinds RWU]] [--bug early-done|ack-keeps-copy] "
+                    "[--all N [--kinds RWU] [--one-page]] [--bug early-done|ack-keeps-copy] "
                     "[--expect-violation] [--no-prune] [--max-seconds S] [SCRIPT...]\n");
             return 2;
         }
@@ -428,10 +432,15 @@ int main(int argc, char **argv)
             struct totals a = { 0 };
             do {
                 run_script(&a, &sc, layouts[l], bug, prune, deadline, 1);
-            } while (next_script(&sc, all, kinds) && (expect_violation || !a.failed));
-            printf("%-11s all %d-operation scripts of %s: %d scripts, %d failed, states %llu, "
-                   "transitions %llu, complete paths %.4g, %.1fs\n", layout_name(layouts[l]),
-                   all, kinds, a.scripts, a.failed, (unsigned long long)a.states,
+                if (a.scripts % 250 == 0) {
+                    printf("%-11s ... %d scripts, %.4g complete paths, %.0fs\n",
+                           layout_name(layouts[l]), a.scripts, a.paths, a.seconds);
+                }
+            } while (next_script(&sc, all, kinds, npages) && (expect_violation || !a.failed));
+            printf("%-11s all %d-operation scripts of %s on %d page(s): %d scripts, %d failed, "
+                   "states %llu, transitions %llu, complete paths %.4g, %.1fs\n",
+                   layout_name(layouts[l]), all, kinds, npages, a.scripts, a.failed,
+                   (unsigned long long)a.states,
                    (unsigned long long)a.transitions, a.paths, a.seconds);
             t.scripts += a.scripts;
             t.failed += a.failed;
