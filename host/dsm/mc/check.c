@@ -171,11 +171,14 @@ void mc_check_final(struct mc_world *w)
     }
     for (int i = 0; i < MC_NODES; i++) {
         const struct mc_node *n = &w->node[i];
-        if (n->pc < n->nops) {
-            const struct mc_op *op = &w->script.ops[n->op[n->pc]];
-            mc_violation(w, "deadlock: node %d never completes its %c on page %d", i, op->kind,
-                         op->page);
-            return;
+        for (int th = 0; th < MC_THREADS; th++) {
+            const struct mc_thread *t = &n->t[th];
+            if (t->pc < t->nops) {
+                const struct mc_op *op = &w->script.ops[t->op[t->pc]];
+                mc_violation(w, "deadlock: node %d%s never completes its %c on page %d", i,
+                             th ? "b" : "", op->kind, op->page);
+                return;
+            }
         }
         for (int p = 0; p < MC_PAGES; p++) {
             if (n->d->pages[p].pending) {
@@ -237,7 +240,10 @@ uint64_t mc_hash(const struct mc_world *w)
     for (int i = 0; i < MC_NODES; i++) {
         const struct mc_node *n = &w->node[i];
         const struct dsm *d = n->d;
-        h = mix(h, (uint64_t)n->pc << 8 | (uint64_t)n->phase << 4 | (uint64_t)d->wu_done);
+        for (int th = 0; th < MC_THREADS; th++) {
+            h = mix(h, (uint64_t)n->t[th].pc << 8 | (uint64_t)n->t[th].phase << 4);
+        }
+        h = mix(h, (uint64_t)d->wu_done);
         h = mix(h, atomic_load(&d->failed_mask));
         h = mix(h, d->lq_head != NULL);
         for (int p = 0; p < MC_PAGES; p++) {

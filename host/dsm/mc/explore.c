@@ -7,9 +7,10 @@
  * number of complete paths through it is remembered, so the count of
  * interleavings stays exact.  --no-prune explores every path one by one.
  *
- * Usage: dsm-mc [options] SCRIPT...    SCRIPT = "0W0 1R0 2U1": node, kind
- *        (R read, W write, U write-update), page; each node runs its own
- *        operations in the order given.
+ * Usage: dsm-mc [options] SCRIPT...    SCRIPT = "0W0 1R0 2U1 0bR1": node,
+ *        optional thread (a, or b: a second vCPU of that node), kind (R read,
+ *        W write, U write-update), page; each thread runs its own operations
+ *        in the order given.
  *   --layout interleaved|homed|both  (default both)
  *   --suite                the fixed scripts of the test suite
  *   --all N [--kinds RW] [--one-page]   every script of N operations (kinds
@@ -117,7 +118,8 @@ static void rebuild(struct search *s, int steps)
 static void print_script(FILE *f, const struct mc_script *sc)
 {
     for (int k = 0; k < sc->nops; k++) {
-        fprintf(f, "%s%d%c%d", k ? " " : "", sc->ops[k].node, sc->ops[k].kind, sc->ops[k].page);
+        fprintf(f, "%s%d%s%c%d", k ? " " : "", sc->ops[k].node, sc->ops[k].thread ? "b" : "",
+                sc->ops[k].kind, sc->ops[k].page);
     }
 }
 
@@ -149,7 +151,7 @@ static void print_trace(struct search *s, int steps)
  * the number of complete paths from here. */
 static double explore(struct search *s)
 {
-    struct mc_step steps[MC_NODES * MC_NODES + MC_NODES];
+    struct mc_step steps[MC_NODES * MC_NODES + MC_NODES * MC_THREADS];
     int n = mc_world_steps(&s->w, steps);
     s->states++;
     if (s->depth > s->max_depth) {
@@ -232,6 +234,9 @@ static const char *const suite[] = {
     "0U0 1W0 2R0",        /* write-update racing a write and a read */
     "1U1 2U1 0R1",        /* two write-updates racing a reader */
     "1W0 2U0 0R0 1R0",    /* write-update fetching from an owner */
+    "1R0 1bW0 2W0",       /* two vCPUs of node 1: a fault on a page with a request in flight */
+    "1W0 1bR0 2R0 0W0",   /* ... while other nodes read and write it */
+    "1R0 1bW0 0U0",       /* ... while a write-update replaces it */
 };
 
 static int parse_script(const char *text, struct mc_script *sc)
@@ -243,19 +248,25 @@ static int parse_script(const char *text, struct mc_script *sc)
             p++;
             continue;
         }
+        const char *q = p + (p[0] ? 1 : 0);
+        int thread = 0;
+        if (*q == 'a' || *q == 'b') {
+            thread = *q++ - 'a';
+        }
         if (sc->nops == MC_MAX_OPS || p[0] < '0' || p[0] >= '0' + MC_NODES ||
-            !strchr("RWU", p[1]) || !p[1] || p[2] < '0' || p[2] >= '0' + MC_PAGES) {
-            fprintf(stderr, "dsm-mc: bad script \"%s\" (e.g. \"0W0 1R0 2U1\", at most %d ops)\n",
-                    text, MC_MAX_OPS);
+            !q[0] || !strchr("RWU", q[0]) || q[1] < '0' || q[1] >= '0' + MC_PAGES) {
+            fprintf(stderr, "dsm-mc: bad script \"%s\" (e.g. \"0W0 1R0 2U1 0bR1\", at most %d "
+                    "ops)\n", text, MC_MAX_OPS);
             return -1;
         }
         struct mc_op *op = &sc->ops[sc->nops];
         op->node = (uint8_t)(p[0] - '0');
-        op->kind = (uint8_t)p[1];
-        op->page = (uint8_t)(p[2] - '0');
+        op->kind = (uint8_t)q[0];
+        op->page = (uint8_t)(q[1] - '0');
+        op->thread = (uint8_t)thread;
         op->value = op->kind == MC_READ ? 0 : (uint64_t)sc->nops + 1;   /* unique per write */
         sc->nops++;
-        p += 3;
+        p = q + 2;
     }
     return sc->nops ? 0 : -1;
 }
@@ -426,7 +437,7 @@ int main(int argc, char **argv)
         if (all) {
             struct mc_script sc = { .nops = all };
             for (int j = 0; j < all; j++) {
-                sc.ops[j] = (struct mc_op){ 0, 0, (uint8_t)kinds[0], 0 };
+                sc.ops[j] = (struct mc_op){ 0, 0, (uint8_t)kinds[0], 0, 0 };
                 sc.ops[j].value = sc.ops[j].kind == MC_READ ? 0 : (uint64_t)j + 1;
             }
             struct totals a = { 0 };

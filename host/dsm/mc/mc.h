@@ -23,11 +23,12 @@
 #define MC_MAX_OPS 6
 #define MC_CHAN_MAX 24
 #define MC_MAX_DEPTH 256
+#define MC_THREADS 2       /* vCPU threads per node: "0W0" is thread a, "0bW0" thread b */
 
 enum mc_kind { MC_READ = 'R', MC_WRITE = 'W', MC_WU = 'U' };
 
 struct mc_op {
-    uint8_t node, page, kind;
+    uint8_t node, page, kind, thread;
     uint64_t value;        /* writes: unique per script; reads: what was read */
 };
 
@@ -57,13 +58,17 @@ struct mc_chan {
 
 enum mc_phase { MC_IDLE, MC_WAITING };
 
-struct mc_node {
-    struct dsm *d;
-    uint8_t *mem;          /* MC_PAGES pages */
-    int pc;                /* index into the node's ops */
+struct mc_thread {
+    int pc;                /* index into the thread's ops */
     int nops;
     int op[MC_MAX_OPS];    /* indexes into the script */
     enum mc_phase phase;
+};
+
+struct mc_node {
+    struct dsm *d;
+    uint8_t *mem;          /* MC_PAGES pages */
+    struct mc_thread t[MC_THREADS];
 };
 
 /* What reads may return: the writes to a page in the order they took
@@ -75,11 +80,11 @@ struct mc_hist {
     int8_t op[MC_MAX_OPS + 1];        /* script op, -1 for the initial value */
 };
 
-/* A step: deliver channel src->dst, or run node `node`'s script. */
+/* A step: deliver channel src->dst, or run thread `thread` of node `node`. */
 struct mc_step {
     int8_t deliver;        /* 1: delivery, 0: script step */
     int8_t src, dst;       /* delivery */
-    int8_t node;           /* script step */
+    int8_t node, thread;   /* script step */
 };
 
 struct mc_world {

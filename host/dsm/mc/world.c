@@ -168,8 +168,8 @@ int mc_world_init(struct mc_world *w, enum mc_layout layout, enum mc_bug bug,
         w->hist[p].op[0] = -1;
     }
     for (int k = 0; k < s->nops; k++) {
-        struct mc_node *n = &w->node[s->ops[k].node];
-        n->op[n->nops++] = k;
+        struct mc_thread *t = &w->node[s->ops[k].node].t[s->ops[k].thread];
+        t->op[t->nops++] = k;
     }
     for (int i = 0; i < MC_NODES; i++) {
         if (!node_mem[i]) {
@@ -206,10 +206,22 @@ int mc_op_allowed(const struct mc_world *w, int node, int page, int write)
     return write ? st == DSM_PS_MODIFIED : st != DSM_PS_INVALID;
 }
 
-static const struct mc_op *current_op(const struct mc_world *w, int i)
+static const struct mc_op *current_op(const struct mc_world *w, int i, int th)
 {
-    const struct mc_node *n = &w->node[i];
-    return n->pc < n->nops ? &w->script.ops[n->op[n->pc]] : NULL;
+    const struct mc_thread *t = &w->node[i].t[th];
+    return t->pc < t->nops ? &w->script.ops[t->op[t->pc]] : NULL;
+}
+
+/* dsm_write_update() runs one at a time per node (wu_serial). */
+static int wu_in_progress(const struct mc_world *w, int i)
+{
+    for (int th = 0; th < MC_THREADS; th++) {
+        const struct mc_op *op = current_op(w, i, th);
+        if (op && op->kind == MC_WU && w->node[i].t[th].phase == MC_WAITING) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int mc_world_steps(const struct mc_world *w, struct mc_step *out)
@@ -218,26 +230,28 @@ int mc_world_steps(const struct mc_world *w, struct mc_step *out)
     for (int s = 0; s < MC_NODES; s++) {
         for (int t = 0; t < MC_NODES; t++) {
             if (w->chan[s][t].len) {
-                out[k++] = (struct mc_step){ 1, (int8_t)s, (int8_t)t, -1 };
+                out[k++] = (struct mc_step){ 1, (int8_t)s, (int8_t)t, -1, -1 };
             }
         }
     }
     for (int i = 0; i < MC_NODES; i++) {
-        const struct mc_node *n = &w->node[i];
-        const struct mc_op *op = current_op(w, i);
-        int enabled = 0;
-        if (!op) {
-            enabled = 0;
-        } else if (n->phase == MC_IDLE) {
-            enabled = 1;
-        } else if (op->kind != MC_WU) {
-            /* waiting ops complete with the step that allows them (finish_waiting);
-             * one whose request ended without allowing it must fault again */
-            enabled = !mc_op_allowed(w, i, op->page, op->kind == MC_WRITE) &&
-                      !n->d->pages[op->page].pending;
-        }
-        if (enabled) {
-            out[k++] = (struct mc_step){ 0, -1, -1, (int8_t)i };
+        for (int th = 0; th < MC_THREADS; th++) {
+            const struct mc_thread *t = &w->node[i].t[th];
+            const struct mc_op *op = current_op(w, i, th);
+            int enabled = 0;
+            if (!op) {
+                enabled = 0;
+            } else if (t->phase == MC_IDLE) {
+                enabled = op->kind != MC_WU || !wu_in_progress(w, i);
+            } else if (op->kind != MC_WU) {
+                /* waiting ops complete with the step that allows them (finish_waiting);
+                 * one whose request ended without allowing it must fault again */
+                enabled = !mc_op_allowed(w, i, op->page, op->kind == MC_WRITE) &&
+                          !w->node[i].d->pages[op->page].pending;
+            }
+            if (enabled) {
+                out[k++] = (struct mc_step){ 0, -1, -1, (int8_t)i, (int8_t)th };
+            }
         }
     }
     return k;
@@ -315,12 +329,12 @@ static void access_page(struct mc_world *w, int i, struct mc_op *op)
     }
 }
 
-static void script_step(struct mc_world *w, int i)
+static void script_step(struct mc_world *w, int i, int th)
 {
-    struct mc_node *n = &w->node[i];
+    struct mc_thread *n = &w->node[i].t[th];
     struct mc_op *op = &w->script.ops[n->op[n->pc]];
     int k = (int)(op - w->script.ops);
-    struct dsm *d = n->d;
+    struct dsm *d = w->node[i].d;
     if (op->kind == MC_WU) {
         if (n->phase == MC_IDLE) {
             pthread_mutex_lock(&d->lock);
@@ -331,19 +345,20 @@ static void script_step(struct mc_world *w, int i)
             pthread_mutex_unlock(&d->lock);
             w->wu_active[k] = 1;
             n->phase = MC_WAITING;
-            snprintf(w->last_event, sizeof(w->last_event), "node %d: write-update page %d "
-                     "value %llu starts", i, op->page, (unsigned long long)op->value);
+            snprintf(w->last_event, sizeof(w->last_event), "node %d%s: write-update page %d "
+                     "value %llu starts", i, th ? "b" : "", op->page, (unsigned long long)op->value);
             return;
         }
         if (!w->wu_effective[k]) {
-            mc_violation(w, "node %d: write-update of %llu returned but no node holds it", i,
+            mc_violation(w, "node %d%s: write-update of %llu returned but no node holds it", i,
+                         th ? "b" : "",
                          (unsigned long long)op->value);
         }
         w->wu_active[k] = 0;
         n->phase = MC_IDLE;
         n->pc++;
-        snprintf(w->last_event, sizeof(w->last_event), "node %d: write-update page %d "
-                 "value %llu returns", i, op->page, (unsigned long long)op->value);
+        snprintf(w->last_event, sizeof(w->last_event), "node %d%s: write-update page %d "
+                 "value %llu returns", i, th ? "b" : "", op->page, (unsigned long long)op->value);
         return;
     }
     int write = op->kind == MC_WRITE;
@@ -351,11 +366,13 @@ static void script_step(struct mc_world *w, int i)
         access_page(w, i, op);
         n->phase = MC_IDLE;
         n->pc++;
-        snprintf(w->last_event, sizeof(w->last_event), "node %d: %s page %d value %llu", i,
+        snprintf(w->last_event, sizeof(w->last_event), "node %d%s: %s page %d value %llu", i,
+                 th ? "b" : "",
                  write ? "writes" : "reads", op->page, (unsigned long long)op->value);
         return;
     }
-    snprintf(w->last_event, sizeof(w->last_event), "node %d: %s page %d faults (%s)", i,
+    snprintf(w->last_event, sizeof(w->last_event), "node %d%s: %s page %d faults (%s)", i,
+             th ? "b" : "",
              write ? "write to" : "read of", op->page,
              n->phase == MC_IDLE ? "first access" : "again");
     n->phase = MC_WAITING;
@@ -367,23 +384,26 @@ static void script_step(struct mc_world *w, int i)
  * WU_DONE arrived. */
 static void finish_waiting(struct mc_world *w, int i)
 {
-    struct mc_node *n = &w->node[i];
-    if (n->phase != MC_WAITING || w->violation[0]) {
-        return;
+    for (int th = 0; th < MC_THREADS && !w->violation[0]; th++) {
+        struct mc_thread *t = &w->node[i].t[th];
+        if (t->phase != MC_WAITING) {
+            continue;
+        }
+        const struct mc_op *op = &w->script.ops[t->op[t->pc]];
+        if (op->kind == MC_WU ? !w->node[i].d->wu_done
+                              : !mc_op_allowed(w, i, op->page, op->kind == MC_WRITE)) {
+            continue;
+        }
+        char before[sizeof(w->last_event)];
+        memcpy(before, w->last_event, sizeof(before));
+        script_step(w, i, th);
+        size_t l = strlen(before);
+        if (l + 2 < sizeof(before)) {
+            memcpy(before + l, "; ", 3);
+            strncat(before, w->last_event, sizeof(before) - l - 3);
+        }
+        memcpy(w->last_event, before, sizeof(before));
     }
-    const struct mc_op *op = &w->script.ops[n->op[n->pc]];
-    if (op->kind == MC_WU ? !n->d->wu_done : !mc_op_allowed(w, i, op->page, op->kind == MC_WRITE)) {
-        return;
-    }
-    char before[sizeof(w->last_event)];
-    memcpy(before, w->last_event, sizeof(before));
-    script_step(w, i);
-    size_t l = strlen(before);
-    if (l + 2 < sizeof(before)) {
-        memcpy(before + l, "; ", 3);
-        strncat(before, w->last_event, sizeof(before) - l - 3);
-    }
-    memcpy(w->last_event, before, sizeof(before));
 }
 
 void mc_world_apply(struct mc_world *w, const struct mc_step *s)
@@ -393,7 +413,7 @@ void mc_world_apply(struct mc_world *w, const struct mc_step *s)
         mc_note_write_updates(w);
         finish_waiting(w, s->dst);
     } else {
-        script_step(w, s->node);
+        script_step(w, s->node, s->thread);
         mc_note_write_updates(w);
         finish_waiting(w, s->node);
     }
