@@ -4,10 +4,11 @@
  * own userfaultfd-registered memory, no threads, and a fake transport that
  * appends every frame to a FIFO channel per (source, destination) pair,
  * as the real transports deliver in order per pair.  Each node runs a
- * short script of reads, writes and write-updates.  A step is either the
- * delivery of the head of one channel (dsm_deliver, as a receive thread
- * would) or one step of one node's script (access the page if its state
- * allows it, otherwise dsm_handle_fault, as the fault thread would).
+ * short script of reads, writes and write-updates (on one or two vCPU
+ * threads).  A step is either the delivery of the head of one channel
+ * (dsm_deliver, as a receive thread would) or one step of one thread's
+ * script (access the page if its state allows it, otherwise
+ * dsm_handle_fault, as the fault thread would).
  * explore.c enumerates every order of steps; check.c asserts the
  * coherence properties after each step.
  */

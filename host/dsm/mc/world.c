@@ -269,8 +269,8 @@ static void deliver(struct mc_world *w, int src, int dst)
         memcpy(payload, &f.value, sizeof(f.value));
     }
     snprintf(w->last_event, sizeof(w->last_event), "deliver %d->%d %-11s page %llu arg %llu "
-             "flags 0x%02x%s", src, dst, dsm_msg_type_name(f.h.type),
-             (unsigned long long)f.h.page, (unsigned long long)f.h.arg, f.h.flags, "");
+             "flags 0x%02x", src, dst, dsm_msg_type_name(f.h.type),
+             (unsigned long long)f.h.page, (unsigned long long)f.h.arg, f.h.flags);
     if (f.h.payload_len >= sizeof(f.value)) {
         size_t l = strlen(w->last_event);
         snprintf(w->last_event + l, sizeof(w->last_event) - l, " value %llu",
