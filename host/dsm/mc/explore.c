@@ -15,7 +15,7 @@
  *   --suite                the fixed scripts of the test suite
  *   --all N [--kinds RW] [--one-page]   every script of N operations (kinds
  *                          from the set; pages 0 and 1, or page 0 only)
- *   --bug early-done|ack-keeps-copy   inject a protocol bug (or MC_BUG=...)
+ *   --bug early-done|ack-keeps-copy|reorder   inject a bug (or MC_BUG=...)
  *   --expect-violation     succeed only if every script reports a violation
  *   --no-prune             no state hashing: enumerate every path
  *   --max-seconds S        give up (failure) after S seconds
@@ -151,7 +151,7 @@ static void print_trace(struct search *s, int steps)
  * the number of complete paths from here. */
 static double explore(struct search *s)
 {
-    struct mc_step steps[MC_NODES * MC_NODES + MC_NODES * MC_THREADS];
+    struct mc_step steps[MC_NODES * MC_NODES * MC_CHAN_MAX + MC_NODES * MC_THREADS];
     int n = mc_world_steps(&s->w, steps);
     s->states++;
     if (s->depth > s->max_depth) {
@@ -358,7 +358,10 @@ static enum mc_bug parse_bug(const char *b)
     if (!strcmp(b, "ack-keeps-copy")) {
         return MC_BUG_ACK_KEEPS_COPY;
     }
-    fprintf(stderr, "dsm-mc: unknown bug \"%s\" (early-done, ack-keeps-copy)\n", b);
+    if (!strcmp(b, "reorder")) {
+        return MC_BUG_REORDER;
+    }
+    fprintf(stderr, "dsm-mc: unknown bug \"%s\" (early-done, ack-keeps-copy, reorder)\n", b);
     exit(2);
 }
 
@@ -409,7 +412,7 @@ int main(int argc, char **argv)
             nscripts++;
         } else {
             fprintf(stderr, "usage: dsm-mc [--layout interleaved|homed|both] [--suite] "
-                    "[--all N [--kinds RWU] [--one-page]] [--bug early-done|ack-keeps-copy] "
+                    "[--all N [--kinds RWU] [--one-page]] [--bug early-done|ack-keeps-copy|reorder] "
                     "[--expect-violation] [--no-prune] [--max-seconds S] [SCRIPT...]\n");
             return 2;
         }

@@ -45,6 +45,7 @@ enum mc_bug {
     MC_BUG_NONE,
     MC_BUG_EARLY_DONE,      /* manager's request ends when a third node sends the grant */
     MC_BUG_ACK_KEEPS_COPY,  /* a copy holder acknowledges INV but keeps its copy */
+    MC_BUG_REORDER,         /* channels are not FIFO: any queued frame may arrive next */
 };
 
 struct mc_frame {
@@ -84,7 +85,7 @@ struct mc_hist {
 /* A step: deliver channel src->dst, or run thread `thread` of node `node`. */
 struct mc_step {
     int8_t deliver;        /* 1: delivery, 0: script step */
-    int8_t src, dst;       /* delivery */
+    int8_t src, dst, index;   /* delivery (index > 0 only with MC_BUG_REORDER) */
     int8_t node, thread;   /* script step */
 };
 

@@ -229,8 +229,9 @@ int mc_world_steps(const struct mc_world *w, struct mc_step *out)
     int k = 0;
     for (int s = 0; s < MC_NODES; s++) {
         for (int t = 0; t < MC_NODES; t++) {
-            if (w->chan[s][t].len) {
-                out[k++] = (struct mc_step){ 1, (int8_t)s, (int8_t)t, -1, -1 };
+            int n = w->bug == MC_BUG_REORDER ? w->chan[s][t].len : !!w->chan[s][t].len;
+            for (int j = 0; j < n; j++) {
+                out[k++] = (struct mc_step){ 1, (int8_t)s, (int8_t)t, (int8_t)j, -1, -1 };
             }
         }
     }
@@ -250,18 +251,21 @@ int mc_world_steps(const struct mc_world *w, struct mc_step *out)
                           !w->node[i].d->pages[op->page].pending;
             }
             if (enabled) {
-                out[k++] = (struct mc_step){ 0, -1, -1, (int8_t)i, (int8_t)th };
+                out[k++] = (struct mc_step){ 0, -1, -1, 0, (int8_t)i, (int8_t)th };
             }
         }
     }
     return k;
 }
 
-static void deliver(struct mc_world *w, int src, int dst)
+static void deliver(struct mc_world *w, int src, int dst, int index)
 {
     static uint8_t payload[DSM_PAGE_SIZE];
     struct mc_chan *c = &w->chan[src][dst];
-    struct mc_frame f = c->f[c->head];
+    struct mc_frame f = c->f[(c->head + index) % MC_CHAN_MAX];
+    for (int j = index; j > 0; j--) {   /* close the gap (only when reordering) */
+        c->f[(c->head + j) % MC_CHAN_MAX] = c->f[(c->head + j - 1) % MC_CHAN_MAX];
+    }
     c->head = (c->head + 1) % MC_CHAN_MAX;
     c->len--;
     memset(payload, 0, sizeof(payload));
@@ -409,7 +413,7 @@ static void finish_waiting(struct mc_world *w, int i)
 void mc_world_apply(struct mc_world *w, const struct mc_step *s)
 {
     if (s->deliver) {
-        deliver(w, s->src, s->dst);
+        deliver(w, s->src, s->dst, s->index);
         mc_note_write_updates(w);
         finish_waiting(w, s->dst);
     } else {

@@ -87,7 +87,8 @@ run "model check: pruned and unpruned path counts agree" sh -c '
         [ -n "$a" ] && [ "$a" = "$b" ] || exit 1
     done' "$B/release/dsm-mc"
 # the checker must catch injected protocol bugs and print the interleaving
-for spec in "early-done:1W0 2R0 1W0" "ack-keeps-copy:1R0 2W0"; do
+# (reorder: without FIFO channels a grant the manager sends itself is overtaken)
+for spec in "early-done:1W0 2R0 1W0" "ack-keeps-copy:1R0 2W0" "reorder:0W0 1R0 0W0"; do
     run "model check: injected bug ${spec%%:*} is reported with its trace" sh -c '
         out=$("$0" --bug "$1" --expect-violation "$2") || exit 1
         echo "$out"
