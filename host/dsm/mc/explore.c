@@ -219,58 +219,6 @@ static double explore(struct search *s)
     return total;
 }
 
-/* ---- scripts -------------------------------------------------------------- */
-
-/* The scripts `make test` explores exhaustively, in both layouts. */
-static const char *const suite[] = {
-    "0W0 1W0 2W0",        /* three writers race for one page */
-    "0R0 1W0 2R0",        /* readers around a writer, zero page first */
-    "1W0 2R0 1W0",        /* a third node grants a read, then the owner writes again */
-    "1W0 2R0 2W0 1R0",    /* ownership moves back and forth */
-    "0W0 1R0 2R0 1W0",    /* copies invalidated by an upgrade */
-    "2W1 0R1 1W1 0W1",    /* page 1: homed on node 2, interleaved on node 1 */
-    "0W0 0W1 1R1 1R0",    /* message passing: data, then flag; flag, then data */
-    "1W1 2W0 0R0 0R1",    /* both pages, crossing owners */
-    "0U0 1W0 2R0",        /* write-update racing a write and a read */
-    "1U1 2U1 0R1",        /* two write-updates racing a reader */
-    "1W0 2U0 0R0 1R0",    /* write-update fetching from an owner */
-    "1R0 1bW0 2W0",       /* two vCPUs of node 1: a fault on a page with a request in flight */
-    "1W0 1bR0 2R0 0W0",   /* ... while other nodes read and write it */
-    "1R0 1bW0 0U0",       /* ... while a write-update replaces it */
-};
-
-static int parse_script(const char *text, struct mc_script *sc)
-{
-    memset(sc, 0, sizeof(*sc));
-    const char *p = text;
-    while (*p) {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-        const char *q = p + (p[0] ? 1 : 0);
-        int thread = 0;
-        if (*q == 'a' || *q == 'b') {
-            thread = *q++ - 'a';
-        }
-        if (sc->nops == MC_MAX_OPS || p[0] < '0' || p[0] >= '0' + MC_NODES ||
-            !q[0] || !strchr("RWU", q[0]) || q[1] < '0' || q[1] >= '0' + MC_PAGES) {
-            fprintf(stderr, "dsm-mc: bad script \"%s\" (e.g. \"0W0 1R0 2U1 0bR1\", at most %d "
-                    "ops)\n", text, MC_MAX_OPS);
-            return -1;
-        }
-        struct mc_op *op = &sc->ops[sc->nops];
-        op->node = (uint8_t)(p[0] - '0');
-        op->kind = (uint8_t)q[0];
-        op->page = (uint8_t)(q[1] - '0');
-        op->thread = (uint8_t)thread;
-        op->value = op->kind == MC_READ ? 0 : (uint64_t)sc->nops + 1;   /* unique per write */
-        sc->nops++;
-        p = q + 2;
-    }
-    return sc->nops ? 0 : -1;
-}
-
 struct totals {
     int scripts, failed;
     uint64_t states, transitions, replays;
@@ -313,38 +261,6 @@ static void run_script(struct totals *t, const struct mc_script *sc, enum mc_lay
     t->replays += s.replays;
     t->paths += s.paths;
     t->seconds += dt;
-}
-
-/* Every script of n operations: node numbers never decrease along the
- * list, so each distinct set of per-node sequences appears once. */
-static int next_script(struct mc_script *sc, int n, const char *kinds, int npages)
-{
-    int nk = (int)strlen(kinds), per_node = nk * npages;
-    /* odometer over (node, kind, page) digits */
-    for (int k = n - 1; k >= 0; k--) {
-        struct mc_op *op = &sc->ops[k];
-        int digit = (int)(strchr(kinds, op->kind) - kinds) * npages + op->page + 1;
-        int node = op->node;
-        if (digit == per_node) {
-            digit = 0;
-            node++;
-        }
-        if (node < MC_NODES) {
-            op->node = (uint8_t)node;
-            op->kind = (uint8_t)kinds[digit / npages];
-            op->page = (uint8_t)(digit % npages);
-            for (int j = k + 1; j < n; j++) {
-                sc->ops[j].node = op->node;
-                sc->ops[j].kind = (uint8_t)kinds[0];
-                sc->ops[j].page = 0;
-            }
-            for (int j = 0; j < n; j++) {
-                sc->ops[j].value = sc->ops[j].kind == MC_READ ? 0 : (uint64_t)j + 1;
-            }
-            return 1;
-        }
-    }
-    return 0;
 }
 
 static enum mc_bug parse_bug(const char *b)
@@ -406,7 +322,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--max-seconds") && i + 1 < argc) {
             max_seconds = atof(argv[++i]);
         } else if (a[0] != '-' && nscripts < 64) {
-            if (parse_script(a, &scripts[nscripts]) < 0) {
+            if (mc_parse_script(a, &scripts[nscripts]) < 0) {
                 return 2;
             }
             nscripts++;
@@ -418,8 +334,8 @@ int main(int argc, char **argv)
         }
     }
     if (use_suite) {
-        for (size_t k = 0; k < sizeof(suite) / sizeof(suite[0]); k++) {
-            parse_script(suite[k], &scripts[nscripts++]);
+        for (size_t k = 0; mc_suite[k] && nscripts < 64; k++) {
+            mc_parse_script(mc_suite[k], &scripts[nscripts++]);
         }
     }
     if (all < 0 || all > MC_MAX_OPS || strspn(kinds, "RWU") != strlen(kinds) || !*kinds) {
@@ -450,7 +366,7 @@ int main(int argc, char **argv)
                     printf("%-11s ... %d scripts, %.4g complete paths, %.0fs\n",
                            layout_name(layouts[l]), a.scripts, a.paths, a.seconds);
                 }
-            } while (next_script(&sc, all, kinds, npages) && (expect_violation || !a.failed));
+            } while (mc_next_script(&sc, all, kinds, npages) && (expect_violation || !a.failed));
             printf("%-11s all %d-operation scripts of %s on %d page(s): %d scripts, %d failed, "
                    "states %llu, transitions %llu, complete paths %.4g, %.1fs\n",
                    layout_name(layouts[l]), all, kinds, npages, a.scripts, a.failed,

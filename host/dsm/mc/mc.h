@@ -114,6 +114,12 @@ void mc_violation(struct mc_world *w, const char *fmt, ...)
 int mc_home(const struct mc_world *w, int page);
 int mc_op_allowed(const struct mc_world *w, int node, int page, int write);
 
+/* scripts.c */
+extern const char *const mc_suite[];   /* NULL-terminated */
+int mc_parse_script(const char *text, struct mc_script *sc);   /* 0 or -1 (message printed) */
+/* Next script of n operations over kinds and pages 0..npages-1; 0 after the last. */
+int mc_next_script(struct mc_script *sc, int n, const char *kinds, int npages);
+
 /* check.c */
 void mc_check_step(struct mc_world *w);       /* after every step */
 void mc_check_final(struct mc_world *w);      /* when no step is enabled */
