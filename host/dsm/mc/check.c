@@ -113,6 +113,12 @@ static void note_page(struct mc_world *w, int page, const int *resident)
 
 void mc_check_step(struct mc_world *w)
 {
+    for (int i = 0; i < MC_NODES; i++) {
+        if (w->node[i].d->lq_head) {
+            mc_violation(w, "node %d left a message to itself undelivered", i);
+            return;
+        }
+    }
     for (int p = 0; p < MC_PAGES && !w->violation[0]; p++) {
         int resident[MC_NODES], wp, modified = -1, copies = 0;
         for (int i = 0; i < MC_NODES; i++) {
