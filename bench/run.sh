@@ -23,6 +23,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ "$runs" -ge 1 ] 2>/dev/null || die "--runs needs a positive number"
+out=$(realpath -m "$out")
 
 TOOL=$ROOT/build/bench/bin/dsmvm-bench
 QEMU=$ROOT/build/qemu/qemu-system-x86_64
@@ -139,18 +140,18 @@ worst_case() {
     echo "$total"
 }
 
-# The sdt_dsm:fault_end probe of this QEMU binary, under a name of our own so that probes
-# other users keep on other binaries are left alone; removed again on exit.
+# The sdt_dsm:fault_end probe of this QEMU binary, as a uprobe of our own group (perf probe
+# names SDT events sdt_dsm:*, shared by everybody's binaries on this host); removed on exit.
 PROBE_GROUP=dsmvm_bench_$$
+UPROBES=/sys/kernel/tracing/uprobe_events
 probe_added=0
 add_probe() {
     [ $probe_added = 1 ] && return 0
-    [ -n "$(ls /sys/kernel/tracing 2>/dev/null)" ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
-    if perf probe -q -x "$QEMU" -a "$PROBE_GROUP:fault_end=%sdt_dsm:fault_end" >/dev/null 2>&1; then
-        probe_added=1
-        return 0
-    fi
-    return 1
+    [ -e "$UPROBES" ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+    local def
+    def=$(perf probe -x "$QEMU" -D sdt_dsm:fault_end 2>/dev/null | grep -m 1 '^p:sdt_dsm/fault_end ')
+    [ -n "$def" ] && echo "p:$PROBE_GROUP/fault_end ${def#* }" >> "$UPROBES" 2>/dev/null || return 1
+    probe_added=1
 }
 launcher_pid=
 cleanup() {
@@ -158,7 +159,7 @@ cleanup() {
         kill -TERM "$launcher_pid" 2>/dev/null
         wait "$launcher_pid" 2>/dev/null
     fi
-    [ $probe_added = 1 ] && perf probe -q -d "$PROBE_GROUP:*" >/dev/null 2>&1
+    [ $probe_added = 1 ] && echo "-:$PROBE_GROUP/fault_end" >> "$UPROBES" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'echo; step "interrupted"; exit 130' INT TERM
@@ -199,7 +200,7 @@ run_one() {
                     echo "cannot add the sdt_dsm:fault_end probe to $QEMU" > "$dir/probe.err"
                 fi ;;
         esac
-        export BENCH_QEMU=$QEMU BENCH_PERF_DIR=$ROOT/$dir
+        export BENCH_QEMU=$QEMU BENCH_PERF_DIR=$dir
         # shellcheck disable=SC2086
         timeout -k 10 $((t + 60)) host/launcher/dsmvm-launch --quiet --run-dir "$dir" \
             --workload "$workload" --args "$args" --timeout "$t" $how "${qemu_opt[@]}" \
@@ -216,7 +217,7 @@ run_one() {
             kill -0 "$watch_pid" 2>/dev/null && kill "$watch_pid" 2>/dev/null
             wait "$watch_pid" 2>/dev/null
         fi
-        reap "$ROOT/$dir"
+        reap "$dir"
         unset BENCH_PERF BENCH_PERF_EVENT
         local data
         for data in "$dir"/perf-*.data; do
