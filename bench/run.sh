@@ -12,10 +12,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 . scripts/lib.sh
 
-quick=0 runs=3 only= out=build/bench
+quick_mode=0 runs=3 only= out=build/bench
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) quick=1; shift ;;
+        --quick) quick_mode=1; shift ;;
         --runs) runs=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
@@ -39,13 +39,13 @@ rm -f "$out"/*.json "$out"/*.dat "$out"/*.png "$out"/*.svg
 
 # load_bench FILE: the benchmark's settings into the variables the suite README lists.
 load_bench() {
-    unset title quick_configs quick_args workload args timeout baseline configs probe \
+    unset title quick quick_configs quick_args workload args timeout baseline configs probe \
           metrics ratios "${!probe_@}"
     title= quick_configs= quick_args= workload=hello args= timeout=300 baseline= probe=
     metrics= ratios= configs=()
     # shellcheck disable=SC1090
     . "$1"
-    if [ "$quick" = 1 ] && [ -n "$quick_args" ]; then args=$quick_args; fi
+    if [ "$quick_mode" = 1 ] && [ -n "$quick_args" ]; then args=$quick_args; fi
 }
 
 bench_name() { local n; n=$(basename "$1" .sh); echo "${n#[0-9][0-9]-}"; }
@@ -58,53 +58,27 @@ selected_configs() {
     local c cname
     for c in "${configs[@]}"; do
         cname=$(config_field "$c" 1)
-        if [ "$quick" = 1 ] && [ -n "$quick_configs" ]; then
+        if [ "$quick_mode" = 1 ] && [ -n "$quick_configs" ]; then
             case " $quick_configs " in *" $cname "*) ;; *) continue ;; esac
         fi
         echo "$cname"
     done
 }
 
-# The plan: one line per run, "FILE ROUND CONFIG", interleaved by round.
-plan=()
-benches=()
-for f in bench/suite/[0-9]*.sh; do
-    name=$(bench_name "$f")
-    quick_file=$(grep -c '^quick=1' "$f")
-    if [ -n "$only" ]; then
-        case ",$only," in *",$name,"*) ;; *) continue ;; esac
-    elif [ "$quick" = 1 ] && [ "$quick_file" = 0 ]; then
-        continue
-    fi
-    load_bench "$f"
-    benches+=("$f")
-    for round in $(seq 1 "$runs"); do
-        for cname in $(selected_configs); do
-            plan+=("$f $round $cname")
-        done
-    done
-done
-[ ${#plan[@]} -gt 0 ] || die "no benchmark selected"
 
-# guess_seconds FILE CONFIG: a first estimate of one run, until one has been measured.
-declare -A spent_sum spent_count timed_out
+# guess_seconds CONFIG: a first estimate of one run of the loaded benchmark (replaced by the
+# mean of its measured runs as they finish).
 guess_seconds() {
-    local key="$1/$2"
-    if [ -n "${spent_count[$key]:-}" ]; then
-        echo $(( spent_sum[$key] / spent_count[$key] ))
-        return
-    fi
-    load_bench "$1"
-    local c how nodes extra t max
+    local c how= nodes extra t max
     for c in "${configs[@]}"; do
-        [ "$(config_field "$c" 1)" = "$2" ] && how=$(config_field "$c" 2)
+        [ "$(config_field "$c" 1)" = "$1" ] && how=$(config_field "$c" 2)
     done
     if [ "$how" = dsm-bench ]; then echo 10; return; fi
     nodes=$(echo "$how" | sed -n 's/.*--nodes \([0-9]*\).*/\1/p')
     extra=$(echo "$args" | grep -o '[0-9]\+' | head -n 1)
     t=$(( ${nodes:-1} == 1 ? 20 : 70 * (${nodes:-1} - 1) ))
     t=$(( t + ${extra:-0} ))
-    max=$(config_timeout "$2")
+    max=$(config_timeout "$1")
     echo $(( t < max ? t : max ))
 }
 
@@ -121,11 +95,16 @@ config_timeout() {
 }
 
 remaining_estimate() {
-    local total=0 i f r c
+    local total=0 i f r c key
     for ((i = $1; i < ${#plan[@]}; i++)); do
         read -r f r c <<< "${plan[$i]}"
-        [ -n "${timed_out[$f/$c]:-}" ] && continue
-        total=$(( total + $(guess_seconds "$f" "$c") ))
+        key=$f/$c
+        [ -n "${timed_out[$key]:-}" ] && continue
+        if [ -n "${spent_count[$key]:-}" ]; then
+            total=$(( total + spent_sum[$key] / spent_count[$key] ))
+        else
+            total=$(( total + guess[$key] ))
+        fi
     done
     echo "$total"
 }
@@ -139,6 +118,29 @@ worst_case() {
     done
     echo "$total"
 }
+
+declare -A guess spent_sum spent_count timed_out
+# The plan: one line per run, "FILE ROUND CONFIG", interleaved by round.
+plan=()
+benches=()
+for f in bench/suite/[0-9]*.sh; do
+    name=$(bench_name "$f")
+    quick_file=$(grep -c '^quick=1' "$f")
+    if [ -n "$only" ]; then
+        case ",$only," in *",$name,"*) ;; *) continue ;; esac
+    elif [ "$quick_mode" = 1 ] && [ "$quick_file" = 0 ]; then
+        continue
+    fi
+    load_bench "$f"
+    benches+=("$f")
+    for round in $(seq 1 "$runs"); do
+        for cname in $(selected_configs); do
+            plan+=("$f $round $cname")
+            [ -n "${guess[$f/$cname]:-}" ] || guess[$f/$cname]=$(guess_seconds "$cname")
+        done
+    done
+done
+[ ${#plan[@]} -gt 0 ] || die "no benchmark selected"
 
 # The sdt_dsm:fault_end probe of this QEMU binary, as a uprobe of our own group (perf probe
 # names SDT events sdt_dsm:*, shared by everybody's binaries on this host); removed on exit.
@@ -245,7 +247,7 @@ describe_run() {
 
 total=${#plan[@]}
 est=$(remaining_estimate 0)
-step "make bench$([ "$quick" = 1 ] && echo " QUICK=1"): ${#benches[@]} benchmarks, $total runs, $runs rounds each;" \
+step "make bench$([ "$quick_mode" = 1 ] && echo " QUICK=1"): ${#benches[@]} benchmarks, $total runs, $runs rounds each;" \
      "about $(( (est + 59) / 60 )) min (at most $(( ($(worst_case) + 59) / 60 )) min if every run times out)"
 t_start=$SECONDS
 for ((i = 0; i < total; i++)); do
@@ -292,7 +294,7 @@ for f in "${benches[@]}"; do
         outputs+=("$out/$name.json")
     fi
 done
-"$TOOL" report --out-dir "$out" $([ "$quick" = 1 ] && echo --quick) "${outputs[@]}"
+"$TOOL" report --out-dir "$out" $([ "$quick_mode" = 1 ] && echo --quick) "${outputs[@]}"
 if command -v gnuplot >/dev/null; then
     lat=$(grep -vc '^#' "$out/latency.dat")
     for term in png svg; do
