@@ -52,7 +52,7 @@ test: all
 # host/dsm's fault-latency floor, then the whole-system benchmarks of bench/ (QUICK=1: the
 # subset marked quick, under 10 minutes). Results in build/bench/.
 QUICK ?=
-bench: qemu guest initramfs dsm
+bench: qemu guest-tuned $(if $(QUICK),,guest-stock) initramfs dsm
 	@$(MAKE) -s -C host/dsm bench
 	@bash bench/run.sh $(if $(QUICK),--quick)
 
