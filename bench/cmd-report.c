@@ -26,7 +26,7 @@ static void print_value(char *buf, size_t len, double v)
 /* "timeout (3 of 3 runs, limit 300 s)" and similar, for a config with no usable run. */
 static void print_outcome(const struct json *c)
 {
-    int runs = (int)json_number(c, "runs", 0), ok = (int)json_number(c, "ok", 0);
+    int runs = (int)json_number(c, "runs", 0);
     int to = (int)json_number(c, "timeouts", 0), failed = (int)json_number(c, "failed", 0);
     if (to) {
         printf("    %-10s timeout: %d of %d runs exceeded %.0f s\n", json_string(c, "name", "?"),
@@ -36,7 +36,6 @@ static void print_outcome(const struct json *c)
         printf("    %-10s failed: %d of %d runs (last: %s)\n", json_string(c, "name", "?"),
                failed, runs, json_string(c, "last_failure", "?"));
     }
-    (void)ok;
 }
 
 static void print_bench(const struct json *b, FILE *ratios, FILE *latency)

@@ -69,7 +69,6 @@ static void load_run(struct plan *p, struct config *c, const char *dir)
     for (int k = 0; k < p->nmetrics; k++) {
         double v;
         c->v[k][r] = ok && metrics_get(&m, p->metric[k], &v) ? v : NAN;
-        /* the baseline's metric for a ratio lives in the same table under its own row */
     }
 }
 
