@@ -117,6 +117,20 @@ static void parse_guest_console(const char *text, struct metrics *m)
     parse_stressng(text, m);
 }
 
+/* The last non-empty line of text into buf. */
+static void last_line(const char *text, char *buf, size_t len)
+{
+    const char *end = text + strlen(text);
+    while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ')) {
+        end--;
+    }
+    const char *start = end;
+    while (start > text && start[-1] != '\n') {
+        start--;
+    }
+    snprintf(buf, len, "%.*s", (int)(end - start), start);
+}
+
 int parse_run_dir(const char *dir, struct metrics *m)
 {
     char path[4096], err[256];
@@ -137,9 +151,15 @@ int parse_run_dir(const char *dir, struct metrics *m)
         found = 1;
     }
     if (!found) {
-        /* Killed from outside before anything was written: the caller's timeout. */
+        /* The launcher refused to start or was killed: its last words say why. */
         snprintf(m->status, sizeof(m->status), RUN_FAILED);
-        snprintf(m->reason, sizeof(m->reason), "no summary.json or dsm-bench.json in the run");
+        snprintf(path, sizeof(path), "%s/launch.out", dir);
+        char *out = read_text_file(path);
+        last_line(out ? out : "", m->reason, sizeof(m->reason));
+        if (!m->reason[0]) {
+            snprintf(m->reason, sizeof(m->reason), "no summary.json or dsm-bench.json in the run");
+        }
+        free(out);
         return -1;
     }
     each_file(dir, "serial0.log", parse_guest_console, m);
