@@ -146,14 +146,14 @@ done
 # names SDT events sdt_dsm:*, shared by everybody's binaries on this host); removed on exit.
 PROBE_GROUP=dsmvm_bench_$$
 UPROBES=/sys/kernel/tracing/uprobe_events
-probe_added=0
+uprobe_added=0
 add_probe() {
-    [ $probe_added = 1 ] && return 0
+    [ $uprobe_added = 1 ] && return 0
     [ -e "$UPROBES" ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
     local def
     def=$(perf probe -x "$QEMU" -D sdt_dsm:fault_end 2>/dev/null | grep -m 1 '^p:sdt_dsm/fault_end ')
     [ -n "$def" ] && echo "p:$PROBE_GROUP/fault_end ${def#* }" >> "$UPROBES" 2>/dev/null || return 1
-    probe_added=1
+    uprobe_added=1
 }
 launcher_pid=
 cleanup() {
@@ -161,7 +161,7 @@ cleanup() {
         kill -TERM "$launcher_pid" 2>/dev/null
         wait "$launcher_pid" 2>/dev/null
     fi
-    [ $probe_added = 1 ] && echo "-:$PROBE_GROUP/fault_end" >> "$UPROBES" 2>/dev/null
+    [ $uprobe_added = 1 ] && echo "-:$PROBE_GROUP/fault_end" >> "$UPROBES" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'echo; step "interrupted"; exit 130' INT TERM
@@ -283,7 +283,7 @@ for f in "${benches[@]}"; do
     : > "$planfile"
     for c in "${configs[@]}"; do
         cname=$(config_field "$c" 1)
-        selected_configs | grep -qx "$cname" || continue
+        case " $(selected_configs | tr '\n' ' ') " in *" $cname "*) ;; *) continue ;; esac
         echo "config $cname $(config_timeout "$cname") $(config_field "$c" 2)" >> "$planfile"
     done
     [ -f "$RUNS_DIR/$name.runs" ] && cat "$RUNS_DIR/$name.runs" >> "$planfile"
@@ -294,6 +294,7 @@ for f in "${benches[@]}"; do
         outputs+=("$out/$name.json")
     fi
 done
+[ ${#outputs[@]} -gt 0 ] || die "no benchmark could be summarized (run directories in $RUNS_DIR)"
 "$TOOL" report --out-dir "$out" $([ "$quick_mode" = 1 ] && echo --quick) "${outputs[@]}"
 if command -v gnuplot >/dev/null; then
     lat=$(grep -vc '^#' "$out/latency.dat")
