@@ -84,7 +84,7 @@ static void print_bench(const struct json *b, FILE *ratios, FILE *latency)
                         json_number(m, "median", 0));
             }
             if (latency && strcmp(m->key, "floor_us") == 0) {
-                fprintf(latency, "\"%s floor\" floor %g\n", name, json_number(m, "median", 0));
+                fprintf(latency, "\"%s %s\" floor %g\n", name, cname, json_number(m, "median", 0));
             }
         }
         if (json_number(c, "ok", 0) < json_number(c, "runs", 0)) {

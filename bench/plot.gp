@@ -26,6 +26,7 @@ if (exists('lat') && lat > 0) {
     set output dir.'/latency.'.term
     set title 'DSM fault latency in QEMU (percentiles, median of the runs) and the dsm-bench floor' noenhanced
     set ylabel 'microseconds'
+    set yrange [0:*]
     plot dir.'/latency.dat' using 0:3:xtic(sprintf('%s %s', stringcolumn(1), stringcolumn(2))) with boxes lc rgb '#c0504d', \
          '' using 0:3:(sprintf('%.0f', $3)) with labels offset 0,0.8
 }
