@@ -16,7 +16,7 @@
 
 static void print_value(char *buf, size_t len, double v)
 {
-    if (fabs(v) >= 1e5) {
+    if (fabs(v) >= 1000) {
         snprintf(buf, len, "%.0f", v);
     } else {
         snprintf(buf, len, "%.4g", v);
