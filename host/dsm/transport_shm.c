@@ -475,7 +475,7 @@ static int shm_start(struct dsm_transport *base, char *err, size_t errlen)
             continue;
         }
         t->hs_peer = j;
-        struct dsm_hs_io io = { t, hs_send, hs_recv };
+        struct dsm_hs_io io = { t, hs_send, hs_recv, NULL };
         char why[256];
         if (dsm_handshake(&p->hs, &io, j, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "handshake with node %d over %s: %s", j, t->path, why);

@@ -47,6 +47,10 @@ multi release failure shm 4 1 --kill-last
 # a node with another cluster secret is refused, with the reason, at start
 multi release mixed tcp 2 1 --bad-secret
 multi release mixed shm 3 1 --bad-secret
+# bad connections while node 0 waits: refused, logged by kind, never fatal;
+# a real peer gets in during a flood; the connect timeout still fires
+run "release bad connections tcp" sh tests/bad-connections.sh "$B/release" tcp-cluster
+run "release connect timeout tcp" sh tests/bad-connections.sh "$B/release" tcp-timeout
 # no peer_failed callback: the library's default prints the reason and exits 1
 multi release failure tcp 3 1 --kill-last --default-handler
 multi release failure shm 3 1 --kill-last --default-handler
@@ -59,6 +63,7 @@ for x in tcp shm; do
     multi asan resident $x 2 1
     multi asan failure $x 3 1 --kill-last
 done
+run "asan bad connections tcp" sh tests/bad-connections.sh "$B/asan" tcp-cluster
 
 # --- ThreadSanitizer (threaded paths: fault thread, receive threads, app threads)
 for x in tcp shm; do
@@ -66,6 +71,7 @@ for x in tcp shm; do
     multi tsan mixed $x 3 2
 done
 run "tsan unit" "$B/tsan/test-unit"
+run "tsan bad connections tcp" sh tests/bad-connections.sh "$B/tsan" tcp-cluster
 
 # --- libFuzzer on the message decoder, seeded with valid frames
 corpus=$B/fuzz/corpus

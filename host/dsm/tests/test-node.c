@@ -40,7 +40,9 @@ static struct {
     int verbose;
     int default_handler;   /* leave peer_failed unset: library default (exit 1) */
     const char *secret;
-} opt = { .threads = 2, .listen_fd = -1, .ready_fd = -1, .secret = "test-secret" };
+    int connect_timeout_ms;
+} opt = { .threads = 2, .listen_fd = -1, .ready_fd = -1, .secret = "test-secret",
+          .connect_timeout_ms = 20000 };
 
 static struct dsm *g_dsm;
 static atomic_int g_failures;
@@ -465,7 +467,7 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
     cfg.num_nodes = opt.nodes;
     cfg.secret = opt.secret;
     cfg.secret_len = strlen(opt.secret);
-    cfg.connect_timeout_ms = 20000;
+    cfg.connect_timeout_ms = opt.connect_timeout_ms;
     cfg.request_timeout_ms = 30000;
     cfg.log_level = opt.verbose ? DSM_LOG_INFO : DSM_LOG_WARN;
     const char *addrv[DSM_MAX_NODES];
@@ -688,7 +690,7 @@ int main(int argc, char **argv)
         { "test", 1, 0, 'T' }, { "transport", 1, 0, 'x' }, { "addrs", 1, 0, 'a' },
         { "listen-fd", 1, 0, 'l' }, { "shm-name", 1, 0, 's' }, { "ready-fd", 1, 0, 'r' },
         { "secret", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "default-handler", 0, 0, 'D' },
-        { 0, 0, 0, 0 },
+        { "connect-timeout", 1, 0, 'C' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -705,6 +707,7 @@ int main(int argc, char **argv)
         case 'S': opt.secret = optarg; break;
         case 'v': opt.verbose = 1; break;
         case 'D': opt.default_handler = 1; break;
+        case 'C': opt.connect_timeout_ms = atoi(optarg); break;
         default: return 2;
         }
     }
