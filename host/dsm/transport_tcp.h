@@ -4,11 +4,10 @@
 
 #include "transport.h"
 
-/* Bounds on connections that have not authenticated yet (listener side).
- * A connection gets DSM_HS_TIMEOUT_MS (at most the time left to connect)
- * to finish the handshake; at most DSM_HS_MAX_PENDING run at once, and a
- * new one pushes out the oldest, so a flood cannot hold a real peer out. */
-#define DSM_HS_TIMEOUT_MS   5000
+/* Bound on connections that have not authenticated yet (listener side):
+ * each gets DSM_HS_TIMEOUT_MS (transport.h) to finish the handshake; at
+ * most DSM_HS_MAX_PENDING run at once, and a new one pushes out the
+ * oldest, so a flood cannot hold a real peer out. */
 #define DSM_HS_MAX_PENDING  16
 
 /* One connection during the handshake: I/O is non-blocking, bounded by an

@@ -12,6 +12,11 @@
 # tcp-timeout: node 0 of 2 waits for a node 1 that never comes, gets one
 #   garbage connection meanwhile, and must fail at its connect timeout with a
 #   message naming node 1 and the refused connection.
+# shm: node 0 of 2 creates its shm file; processes attach in node 1's slot
+#   one after the other and fail the handshake (3 garbage records, 3 other
+#   versions, 3 other secrets, 3 that exit mid-handshake, 1 silent for longer
+#   than the handshake deadline); node 0 must log each, by kind, and keep
+#   waiting; then the real node 1 attaches and the mixed test passes.
 #
 # Time limits: every wait below is bounded; run-tests.sh adds 300 s overall.
 set -u
@@ -46,6 +51,49 @@ node() {   # node ID NODES TIMEOUT_MS
     eval "pid$1=$!"
 }
 bad() { "$BIN/dsm-badconn" --addr "$A0" "$@"; }
+
+if [ "$MODE" = shm ]; then
+    NAME=dsm-badconn-$$
+    "$BIN/dsm-test-node" --node 0 --nodes 2 --threads 1 --test mixed --transport shm \
+        --shm-name "$NAME" --connect-timeout 120000 2>"$OUT/node0.log" &
+    pid0=$!
+    pids="$pids $pid0"
+    n=0
+    for kind in garbage garbage garbage version version version secret secret secret \
+                exit exit exit silent; do
+        timeout 60 "$BIN/dsm-shm-rogue" --shm-name "$NAME" --kind "$kind" >>"$OUT/rogue.log" 2>&1 \
+            || { cat "$OUT/rogue.log"; fail "rogue $kind"; }
+        n=$((n + 1))
+        # one at a time: the next attaches after node 0 emptied the slot
+        wait_for "$OUT/node0.log" "refused participant for node 1" "$n" 30 \
+            || fail "node 0 did not refuse rogue $n ($kind)"
+    done
+    cp "$OUT/node0.log" "$OUT/phase1.log"
+    "$BIN/dsm-test-node" --node 1 --nodes 2 --threads 1 --test mixed --transport shm \
+        --shm-name "$NAME" --connect-timeout 120000 2>"$OUT/node1.log" &
+    pid1=$!
+    pids="$pids $pid1"
+    wait "$pid0" || fail "node 0 exit status $?"
+    wait "$pid1" || fail "node 1 exit status $?"
+    rm -f "/dev/shm/$NAME"
+    count() { grep -c -E "refused participant for node 1 on /dev/shm/$NAME, pid [0-9]+: .*($1)" "$OUT/phase1.log"; }
+    ok=1
+    check() {
+        got=$(count "$2")
+        printf '  %-8s %3d refused (want %d)\n' "$1" "$got" "$3"
+        [ "$got" -eq "$3" ] || ok=0
+    }
+    echo "node 0 refused, by kind:"
+    check garbage "a record of 4096 bytes where the handshake expects" 3
+    check version "protocol version differs" 3
+    check secret "authentication of node 1 failed: cluster secret differs" 3
+    check exit "process [0-9]+ exited" 3
+    check silent "nothing sent in time" 1
+    [ "$ok" -eq 1 ] || fail "refusals by kind differ"
+    grep "node 0:" "$OUT/node0.log" | tail -n 1
+    echo "PASS: 13 bad participants refused; node 1 attached afterwards; mixed test passed"
+    exit 0
+fi
 
 if [ "$MODE" = tcp-timeout ]; then
     start=$(date +%s.%N)

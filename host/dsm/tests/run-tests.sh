@@ -51,6 +51,7 @@ multi release mixed shm 3 1 --bad-secret
 # a real peer gets in during a flood; the connect timeout still fires
 run "release bad connections tcp" sh tests/bad-connections.sh "$B/release" tcp-cluster
 run "release connect timeout tcp" sh tests/bad-connections.sh "$B/release" tcp-timeout
+run "release bad participants shm" sh tests/bad-connections.sh "$B/release" shm
 # no peer_failed callback: the library's default prints the reason and exits 1
 multi release failure tcp 3 1 --kill-last --default-handler
 multi release failure shm 3 1 --kill-last --default-handler
@@ -64,6 +65,7 @@ for x in tcp shm; do
     multi asan failure $x 3 1 --kill-last
 done
 run "asan bad connections tcp" sh tests/bad-connections.sh "$B/asan" tcp-cluster
+run "asan bad participants shm" sh tests/bad-connections.sh "$B/asan" shm
 
 # --- ThreadSanitizer (threaded paths: fault thread, receive threads, app threads)
 for x in tcp shm; do
