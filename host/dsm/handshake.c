@@ -168,6 +168,10 @@ int dsm_handshake(const struct dsm_hs_params *p, const struct dsm_hs_io *io,
     dsm_auth_mac(p, &theirs, &mine, expect);
     /* Final verdict, so that both ends fail if either one rejects the MAC. */
     uint32_t verdict = dsm_mac_equal(expect, in.mac, 32) ? 0 : 1, peer_verdict = 1;
+    if (!verdict && io->authenticated && io->authenticated(io->opaque, theirs.node_id) < 0) {
+        snprintf(err, errlen, "dropped after authentication");
+        return DSM_HS_LOST;
+    }
     rc = io->send(io->opaque, &verdict, sizeof(verdict));
     if (rc == 0) {
         rc = io->recv(io->opaque, &peer_verdict, sizeof(peer_verdict));

@@ -53,6 +53,9 @@ struct dsm_hs_io {
     /* Optional, listener side: may refuse a peer that passed the hello
      * check (e.g. its id is already connected).  0 admits; -1 and why. */
     int (*admit)(void *opaque, int peer, char *why, size_t whylen);
+    /* Optional: the peer proved it knows the secret; returning -1 still
+     * drops the connection (DSM_HS_LOST), e.g. when it was pushed out. */
+    int (*authenticated)(void *opaque, int peer);
 };
 
 /* dsm_handshake() result when the connection ended before any verdict

@@ -468,7 +468,7 @@ static int open_file(struct shm_transport *t, char *err, size_t errlen)
 static int join_peer(struct shm_transport *t, int j, long long deadline, char *err,
                      size_t errlen)
 {
-    struct dsm_hs_io io = { t, hs_send, hs_recv, NULL };
+    struct dsm_hs_io io = { .opaque = t, .send = hs_send, .recv = hs_recv };
     char why[256];
     t->hs_peer = j;
     t->hs_deadline = deadline;
@@ -526,7 +526,7 @@ static int wait_attach(struct shm_transport *t, int j, int refused, long long de
 static int admit_peer(struct shm_transport *t, int j, long long deadline, char *err,
                       size_t errlen)
 {
-    struct dsm_hs_io io = { t, hs_send, hs_recv, NULL };
+    struct dsm_hs_io io = { .opaque = t, .send = hs_send, .recv = hs_recv };
     int refused_pid = 0, refused = 0;
     char why[256], last[420] = "";
     for (;;) {

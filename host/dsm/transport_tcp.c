@@ -163,7 +163,7 @@ static int connect_peer(struct tcp_transport *t, int j, long long deadline, char
             continue;
         }
         struct tcp_hs_conn conn = { fd, deadline };
-        struct dsm_hs_io io = { &conn, tcp_hs_send, tcp_hs_recv, NULL };
+        struct dsm_hs_io io = { .opaque = &conn, .send = tcp_hs_send, .recv = tcp_hs_recv };
         int rc = dsm_handshake(&p->hs, &io, j, why, sizeof(why));
         if (rc == j) {
             t->peers[j].fd = fd;

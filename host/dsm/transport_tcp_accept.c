@@ -33,7 +33,8 @@ struct hs_slot {
     pthread_t thread;
     int used;                    /* thread started and not joined yet */
     int done;                    /* handshake over (under ctx->lock) */
-    int pushed_out;
+    int pushed_out;              /* under ctx->lock */
+    int authed;                  /* knows the secret: never pushed out (under ctx->lock) */
     long long started;
     int peer;                    /* dsm_handshake() result */
     char name[64];
@@ -157,11 +158,25 @@ static int admit(void *opaque, int peer, char *why, size_t whylen)
     return 0;
 }
 
+/* Once a peer proved it knows the secret it is no longer pushed out; one
+ * already pushed out stays out.  Decided under the lock push_out() takes. */
+static int authenticated(void *opaque, int peer)
+{
+    struct hs_slot *s = opaque;
+    (void)peer;
+    pthread_mutex_lock(&s->ctx->lock);
+    int out = s->pushed_out;
+    s->authed = !out;
+    pthread_mutex_unlock(&s->ctx->lock);
+    return out ? -1 : 0;
+}
+
 static void *handshake_main(void *arg)
 {
     struct hs_slot *s = arg;
     struct accept_ctx *ctx = s->ctx;
-    struct dsm_hs_io io = { &s->conn, tcp_hs_send, tcp_hs_recv, admit };
+    struct dsm_hs_io io = { .opaque = &s->conn, .send = tcp_hs_send, .recv = tcp_hs_recv,
+                            .admit = admit, .authenticated = authenticated };
     int peer = dsm_handshake(&ctx->t->params.hs, &io, -1, s->why, sizeof(s->why));
     pthread_mutex_lock(&ctx->lock);
     s->peer = peer;
@@ -230,10 +245,24 @@ static void reap_finished(struct accept_ctx *ctx, int *remaining)
     }
 }
 
-static void push_out(struct hs_slot *s)
+/* Ends the oldest handshake that has not authenticated; 0 if there was one. */
+static int push_out_oldest(struct accept_ctx *ctx)
 {
-    s->pushed_out = 1;
-    shutdown(s->conn.fd, SHUT_RDWR);   /* its handshake fails at once */
+    struct hs_slot *oldest = NULL;
+    pthread_mutex_lock(&ctx->lock);
+    for (int i = 0; i < DSM_HS_MAX_PENDING; i++) {
+        struct hs_slot *s = &ctx->slots[i];
+        if (s->used && !s->done && !s->authed && !s->pushed_out &&
+            (!oldest || s->started < oldest->started)) {
+            oldest = s;
+        }
+    }
+    if (oldest) {
+        oldest->pushed_out = 1;
+        shutdown(oldest->conn.fd, SHUT_RDWR);   /* its handshake fails at once */
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return oldest ? 0 : -1;
 }
 
 /* Starts the handshake of one new connection in a free slot. */
@@ -302,18 +331,18 @@ int tcp_accept_peers(struct dsm_transport *t, int listen_fd, int *fds, long long
             rc = -1;
             break;
         }
-        struct hs_slot *free_slot = NULL, *oldest = NULL;
+        struct hs_slot *free_slot = NULL;
         int leaving = 0;
+        pthread_mutex_lock(&ctx.lock);
         for (int i = 0; i < DSM_HS_MAX_PENDING; i++) {
             struct hs_slot *s = &ctx.slots[i];
             if (!s->used) {
                 free_slot = free_slot ? free_slot : s;
-            } else if (s->pushed_out) {
-                leaving = 1;
-            } else if (!oldest || s->started < oldest->started) {
-                oldest = s;
+            } else if (s->pushed_out || s->done) {
+                leaving = 1;       /* its thread ends (or ended): a slot frees soon */
             }
         }
+        pthread_mutex_unlock(&ctx.lock);
         /* While full and one is already on its way out, only wait for it. */
         struct pollfd pfd[2] = { { ctx.wake[0], POLLIN, 0 }, { listen_fd, POLLIN, 0 } };
         int npfd = (free_slot || !leaving) ? 2 : 1;
@@ -321,7 +350,11 @@ int tcp_accept_peers(struct dsm_transport *t, int listen_fd, int *fds, long long
             continue;
         }
         if (!free_slot) {
-            push_out(oldest);      /* a newer connection waits */
+            if (push_out_oldest(&ctx) < 0) {
+                /* every slot holds a peer that knows the secret: let the kernel queue */
+                struct timespec ts = { 0, 10 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+            }
             continue;
         }
         int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);

@@ -8,7 +8,8 @@
  * secret (a full handshake with another secret), version (a hello of
  * another protocol version), cluster (a hello of another node count or
  * region size, alternately), dup (a correct hello and secret claiming a
- * node that is already connected: --claim).  Hellos copy the listener's own
+ * node that is already connected: --claim), self (the same, claiming the
+ * listener's own node id).  Hellos copy the listener's own
  * layout from the hello it sends first, so they fail for one reason only.
  *
  * Each connection checks, from this side, that the node refused it in the
@@ -59,7 +60,7 @@ static long long now_ms(void)
 static int connect_node(void)
 {
     /* the node may still be starting; a flood ends when the node stops listening */
-    for (int i = 0; i < (g_until ? 1 : 500); i++) {
+    for (int i = 0; i < (g_until ? 1 : 3000); i++) {
         int fd = socket(g_ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             return -1;
@@ -213,12 +214,17 @@ static int one_connection(int i)
         if (!strcmp(opt.kind, "version") || !strcmp(opt.kind, "cluster")) {
             rc = bad_hello(fd, &theirs, i);
         } else {
-            const char *expect = !strcmp(opt.kind, "dup") ? "already connected" : "secret differs";
+            int right_secret = !strcmp(opt.kind, "dup") || !strcmp(opt.kind, "self");
+            const char *expect = !strcmp(opt.kind, "dup") ? "already connected" :
+                                 !strcmp(opt.kind, "self") ? "claims node id" : "secret differs";
             struct dsm_hs_params p;
             struct replay r = { fd, &theirs, 0 };
-            struct dsm_hs_io io = { &r, replay_send, replay_recv, NULL };
+            struct dsm_hs_io io = { .opaque = &r, .send = replay_send, .recv = replay_recv };
             char err[256];
-            params_from(&theirs, &p, !strcmp(opt.kind, "dup") ? opt.secret : "not-the-secret");
+            if (!strcmp(opt.kind, "self")) {
+                opt.claim = theirs.node_id;
+            }
+            params_from(&theirs, &p, right_secret ? opt.secret : "not-the-secret");
             int got = dsm_handshake(&p, &io, theirs.node_id, err, sizeof(err));
             if (got >= 0 || !strstr(err, expect)) {
                 fprintf(stderr, "%s: expected a refusal naming '%s', got %d '%s'\n", opt.kind,
@@ -291,7 +297,8 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
-    static const char *kinds[] = { "garbage", "silent", "secret", "version", "cluster", "dup" };
+    static const char *kinds[] = { "garbage", "silent", "secret", "version", "cluster", "dup",
+                                   "self" };
     int known = 0;
     for (size_t i = 0; opt.kind && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         known |= !strcmp(opt.kind, kinds[i]);
@@ -301,7 +308,7 @@ int main(int argc, char **argv)
     if (!known || !colon || (size_t)(colon - opt.addr) >= sizeof(host) || opt.parallel < 1 ||
         opt.parallel > 256) {
         fprintf(stderr, "usage: dsm-badconn --addr HOST:PORT --kind garbage|silent|secret|"
-                "version|cluster|dup [--count N] [--parallel P] [--claim ID] [--secret S] "
+                "version|cluster|dup|self [--count N] [--parallel P] [--claim ID] [--secret S] "
                 "[--duration-ms D]\n");
         return 2;
     }

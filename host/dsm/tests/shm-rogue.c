@@ -97,12 +97,13 @@ int main(int argc, char **argv)
     }
     if (!strcmp(kind, "secret")) {
         /* the hello was read already: replay it to the handshake */
-        struct dsm_hs_io io = { t, hs_send, hs_recv, NULL };
+        struct dsm_hs_io io = { .opaque = t, .send = hs_send, .recv = hs_recv };
         t->hs_deadline = dsm_now_ms() + 30000;
         /* dsm_handshake() sends its own hello then reads node 0's: put node
          * 0's hello back by rewinding the consumer over its record */
         struct shm_ring_ctl *r = ring(t, 0, 1);
-        atomic_store(&r->head, atomic_load(&r->head) - ((SHM_REC_HDR + sizeof(theirs) + 7) & ~7ull));
+        uint64_t rec = (SHM_REC_HDR + sizeof(theirs) + 7) & ~7ull;
+        atomic_store(&r->head, atomic_load(&r->head) - rec);
         int rc = dsm_handshake(p, &io, 0, err, sizeof(err));
         printf("handshake: %d %s\n", rc, err);
         return rc < 0 && strstr(err, "secret differs") ? 0 : 1;

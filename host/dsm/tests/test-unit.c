@@ -252,7 +252,8 @@ static int sock_recv(void *o, void *b, size_t n)
 static void *hs_thread(void *arg)
 {
     struct hs_side *s = arg;
-    struct dsm_hs_io io = { &s->fd, sock_send, sock_recv, s->admit };
+    struct dsm_hs_io io = { .opaque = &s->fd, .send = sock_send, .recv = sock_recv,
+                            .admit = s->admit };
     s->result = dsm_handshake(&s->p, &io, s->expected, s->err, sizeof(s->err));
     return NULL;
 }
@@ -418,7 +419,7 @@ static void *rogue_main(void *arg)
     p.region_sizes[0] = 16 * DSM_PAGE_SIZE;
     p.secret = "k";
     p.secret_len = 1;
-    struct dsm_hs_io io = { &fd, sock_send, sock_recv, NULL };
+    struct dsm_hs_io io = { .opaque = &fd, .send = sock_send, .recv = sock_recv };
     char err[256];
     if (dsm_handshake(&p, &io, 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "rogue handshake: %s\n", err);
