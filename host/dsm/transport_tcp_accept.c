@@ -8,7 +8,8 @@
  * one delays nobody), bounded by a per-connection deadline; at most
  * DSM_HS_MAX_PENDING run at once, and when a further connection waits, the
  * oldest one is pushed out.  A real peer whose attempt is pushed out
- * connects again (see connect_peer()).
+ * connects again (see connect_peer()).  At most REFUSALS_LOGGED_PER_SECOND
+ * refusals a second are logged one by one; the rest are counted.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -48,6 +49,9 @@ struct accept_ctx {
     int wake[2];                 /* a finished handshake writes a byte */
     int refused;
     char last_refusal[512];
+    /* log lines per second are bounded: a flood must not fill the disk */
+    long long log_window;
+    int logged, unlogged;
     struct hs_slot slots[DSM_HS_MAX_PENDING];
 };
 
@@ -188,11 +192,34 @@ static void *handshake_main(void *arg)
     return NULL;
 }
 
+#define REFUSALS_LOGGED_PER_SECOND 200
+
+static void log_unlogged(struct accept_ctx *ctx)
+{
+    if (ctx->unlogged) {
+        dsm_transport_logf(ctx->t, DSM_LOG_WARN, "refused %d more connection(s) in one second "
+                           "without logging each; the last %s", ctx->unlogged,
+                           ctx->last_refusal);
+        ctx->unlogged = 0;
+    }
+}
+
 static void refuse(struct accept_ctx *ctx, struct hs_slot *s, const char *why)
 {
+    long long now = dsm_now_ms();
     ctx->refused++;
     snprintf(ctx->last_refusal, sizeof(ctx->last_refusal), "from %s: %s", s->name, why);
-    dsm_transport_logf(ctx->t, DSM_LOG_WARN, "refused connection from %s: %s", s->name, why);
+    if (now - ctx->log_window >= 1000) {
+        log_unlogged(ctx);
+        ctx->log_window = now;
+        ctx->logged = 0;
+    }
+    if (ctx->logged < REFUSALS_LOGGED_PER_SECOND) {
+        ctx->logged++;
+        dsm_transport_logf(ctx->t, DSM_LOG_WARN, "refused connection from %s: %s", s->name, why);
+    } else {
+        ctx->unlogged++;
+    }
     close(s->conn.fd);
 }
 
@@ -384,6 +411,7 @@ int tcp_accept_peers(struct dsm_transport *t, int listen_fd, int *fds, long long
             }
         }
     }
+    log_unlogged(&ctx);
     close(ctx.wake[0]);
     close(ctx.wake[1]);
     pthread_mutex_destroy(&ctx.lock);
