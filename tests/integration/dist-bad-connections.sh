@@ -49,8 +49,8 @@ trap 'kill $launcher 2>/dev/null; wait $launcher 2>/dev/null' EXIT
 
 # wait_for PATTERN COUNT SECONDS: until node 0's log has COUNT matching lines
 wait_for() {
-    local i=0
-    while [ "$(grep -c -E "$1" "$log0" 2>/dev/null || true)" -lt "$2" ]; do
+    local i=0 n
+    while n=$(grep -c -E "$1" "$log0" 2>/dev/null); [ "${n:-0}" -lt "$2" ]; do
         i=$((i + 1))
         [ $i -le $(($3 * 10)) ] || return 1
         kill -0 $launcher 2>/dev/null || return 1

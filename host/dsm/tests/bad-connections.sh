@@ -35,7 +35,7 @@ fail() { echo "FAIL: $*"; for f in "$OUT"/node*.log; do echo "--- $f"; tail -n 2
 # wait_for FILE PATTERN COUNT SECONDS: until FILE has COUNT lines matching
 wait_for() {
     i=0
-    while [ "$(grep -c -E "$2" "$1" 2>/dev/null || true)" -lt "$3" ]; do
+    while n=$(grep -c -E "$2" "$1" 2>/dev/null); [ "${n:-0}" -lt "$3" ]; do
         i=$((i + 1))
         [ "$i" -gt $(($4 * 10)) ] && return 1
         sleep 0.1
