@@ -4,8 +4,8 @@
 SHELL := /bin/bash
 BUILD := build
 
-.PHONY: all deps qemu guest guest-stock guest-tuned initramfs dsm run run-single test test-unit \
-        test-integration bench clean distclean help
+.PHONY: all deps deps-if-missing qemu guest guest-stock guest-tuned initramfs dsm run run-single \
+        test test-unit test-integration bench clean distclean help
 
 all: qemu guest initramfs dsm
 
@@ -20,19 +20,24 @@ help:
 deps:
 	@bash scripts/deps.sh
 
-qemu:
+# Every build step first installs what is missing (as root; silent, about a second,
+# when nothing is), so that on a fresh machine `make run` and `make test` are all the set-up.
+deps-if-missing:
+	@bash scripts/deps.sh --quiet
+
+qemu: deps-if-missing
 	@bash scripts/build-qemu.sh
 
 guest: guest-stock guest-tuned
-guest-stock:
+guest-stock: deps-if-missing
 	@bash scripts/build-guest.sh stock
-guest-tuned:
+guest-tuned: deps-if-missing
 	@bash scripts/build-guest.sh tuned
 
-initramfs:
+initramfs: deps-if-missing
 	@bash scripts/build-initramfs.sh
 
-dsm:
+dsm: deps-if-missing
 	@if [ -f host/dsm/Makefile ]; then $(MAKE) -s -C host/dsm all; fi
 
 # The tuned guest on 2 nodes of this machine, node 0's console here.

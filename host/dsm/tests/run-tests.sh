@@ -57,6 +57,11 @@ multi release failure shm 4 1 --kill-last
 # a node with another cluster secret is refused, with the reason, at start
 multi release mixed tcp 2 1 --bad-secret
 multi release mixed shm 3 1 --bad-secret
+# bad connections while node 0 waits: refused, logged by kind, never fatal;
+# a real peer gets in during a flood; the connect timeout still fires
+run "release bad connections tcp" sh tests/bad-connections.sh "$B/release" tcp-cluster
+run "release connect timeout tcp" sh tests/bad-connections.sh "$B/release" tcp-timeout
+run "release bad participants shm" sh tests/bad-connections.sh "$B/release" shm
 # no peer_failed callback: the library's default prints the reason and exits 1
 multi release failure tcp 3 1 --kill-last --default-handler
 multi release failure shm 3 1 --kill-last --default-handler
@@ -70,6 +75,8 @@ for x in tcp shm; do
     multi asan mixed $x 3 2 --homed --read-ahead 8
     multi asan failure $x 3 1 --kill-last
 done
+run "asan bad connections tcp" sh tests/bad-connections.sh "$B/asan" tcp-cluster
+run "asan bad participants shm" sh tests/bad-connections.sh "$B/asan" shm
 
 # --- ThreadSanitizer (threaded paths: fault thread, receive threads, app threads)
 for x in tcp shm; do
@@ -77,6 +84,7 @@ for x in tcp shm; do
     multi tsan mixed $x 3 2
 done
 run "tsan unit" "$B/tsan/test-unit"
+run "tsan bad connections tcp" sh tests/bad-connections.sh "$B/tsan" tcp-cluster
 
 # --- exhaustive small-scope check: every interleaving of the fixed scripts, 3 nodes,
 #     2 pages, interleaved and homed (mc/explore.c lists them; more: make check-exhaustive)

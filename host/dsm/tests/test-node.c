@@ -42,7 +42,9 @@ static struct {
     int homed;             /* region i managed by node i % n instead of interleaved */
     unsigned read_ahead;   /* dsm_config.read_ahead_pages */
     const char *secret;
-} opt = { .threads = 2, .listen_fd = -1, .ready_fd = -1, .secret = "test-secret" };
+    int connect_timeout_ms;
+} opt = { .threads = 2, .listen_fd = -1, .ready_fd = -1, .secret = "test-secret",
+          .connect_timeout_ms = 20000 };
 
 static struct dsm *g_dsm;
 static atomic_int g_failures;
@@ -467,7 +469,7 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
     cfg.num_nodes = opt.nodes;
     cfg.secret = opt.secret;
     cfg.secret_len = strlen(opt.secret);
-    cfg.connect_timeout_ms = 20000;
+    cfg.connect_timeout_ms = opt.connect_timeout_ms;
     cfg.request_timeout_ms = 30000;
     cfg.log_level = opt.verbose ? DSM_LOG_INFO : DSM_LOG_WARN;
     cfg.read_ahead_pages = opt.read_ahead;
@@ -745,7 +747,8 @@ int main(int argc, char **argv)
         { "test", 1, 0, 'T' }, { "transport", 1, 0, 'x' }, { "addrs", 1, 0, 'a' },
         { "listen-fd", 1, 0, 'l' }, { "shm-name", 1, 0, 's' }, { "ready-fd", 1, 0, 'r' },
         { "secret", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "default-handler", 0, 0, 'D' },
-        { "homed", 0, 0, 'H' }, { "read-ahead", 1, 0, 'R' }, { 0, 0, 0, 0 },
+        { "homed", 0, 0, 'H' }, { "read-ahead", 1, 0, 'R' },
+        { "connect-timeout", 1, 0, 'C' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -764,6 +767,7 @@ int main(int argc, char **argv)
         case 'D': opt.default_handler = 1; break;
         case 'H': opt.homed = 1; break;
         case 'R': opt.read_ahead = (unsigned)atoi(optarg); break;
+        case 'C': opt.connect_timeout_ms = atoi(optarg); break;
         default: return 2;
         }
     }

@@ -277,11 +277,12 @@ struct hs_side {
     struct dsm_hs_params p;
     int fd, expected, result;
     char err[256];
+    int (*admit)(void *opaque, int peer, char *why, size_t whylen);
 };
 
 static int sock_send(void *o, const void *b, size_t n)
 {
-    return write(*(int *)o, b, n) == (ssize_t)n ? 0 : -1;
+    return send(*(int *)o, b, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
 
 static int sock_recv(void *o, void *b, size_t n)
@@ -300,9 +301,17 @@ static int sock_recv(void *o, void *b, size_t n)
 static void *hs_thread(void *arg)
 {
     struct hs_side *s = arg;
-    struct dsm_hs_io io = { &s->fd, sock_send, sock_recv };
+    struct dsm_hs_io io = { .opaque = &s->fd, .send = sock_send, .recv = sock_recv,
+                            .admit = s->admit };
     s->result = dsm_handshake(&s->p, &io, s->expected, s->err, sizeof(s->err));
     return NULL;
+}
+
+static int refuse_all(void *opaque, int peer, char *why, size_t whylen)
+{
+    (void)opaque;
+    snprintf(why, whylen, "node %d is taken", peer);
+    return -1;
 }
 
 static void run_pair(struct hs_side *a, struct hs_side *b)
@@ -338,6 +347,25 @@ static void test_handshake(void)
     run_pair(&a, &b);
     CHECK(a.result < 0 && b.result < 0 && strstr(a.err, "region 0") && strstr(b.err, "region 0"),
           "layout mismatch named on both sides: '%s' / '%s'", a.err, b.err);
+
+    /* the listener's admit hook refuses a node id before authentication */
+    params(&b.p, 2, "cluster-secret");
+    b.admit = refuse_all;
+    run_pair(&a, &b);
+    b.admit = NULL;
+    CHECK(a.result == -1 && b.result == -1 && strstr(a.err, "refused us: node 0 is taken") &&
+          strstr(b.err, "node 0 is taken"), "admit refusal named on both sides: '%s' / '%s'",
+          a.err, b.err);
+
+    /* a connection that ends before any verdict may be retried: DSM_HS_LOST */
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    close(sv[1]);
+    a.fd = sv[0];
+    hs_thread(&a);
+    close(sv[0]);
+    CHECK(a.result == DSM_HS_LOST && strstr(a.err, "closed"),
+          "closed before hello: %d '%s'", a.result, a.err);
 }
 
 /* ---- single node, in process ---------------------------------------------- */
@@ -440,7 +468,7 @@ static void *rogue_main(void *arg)
     p.region_sizes[0] = 16 * DSM_PAGE_SIZE;
     p.secret = "k";
     p.secret_len = 1;
-    struct dsm_hs_io io = { &fd, sock_send, sock_recv };
+    struct dsm_hs_io io = { .opaque = &fd, .send = sock_send, .recv = sock_recv };
     char err[256];
     if (dsm_handshake(&p, &io, 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "rogue handshake: %s\n", err);

@@ -137,7 +137,7 @@ int main(int argc, char **argv)
                 (char *)node_bin, "--node", a_node, "--nodes", a_nodes, "--threads", a_thr,
                 "--test", (char *)test, "--transport", (char *)transport,
                 "--addrs", addrs, "--listen-fd", a_lfd, "--shm-name", shm_name,
-                "--ready-fd", a_rfd, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                "--ready-fd", a_rfd, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
             };
             int extra = 19;
             if (verbose) {
@@ -156,6 +156,11 @@ int main(int argc, char **argv)
             if (bad_secret && i == nodes - 1) {
                 args[extra++] = "--secret";
                 args[extra++] = "not-the-cluster-secret";
+            }
+            if (bad_secret) {
+                /* the refused node's peers wait for a good one until then */
+                args[extra++] = "--connect-timeout";
+                args[extra++] = "5000";
             }
             execv(node_bin, args);
             perror(node_bin);
