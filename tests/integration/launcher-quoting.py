@@ -2,9 +2,9 @@
 """Paths with commas and spaces, watched pages and workload arguments reach QEMU and the
 guest unchanged.
 
-1. Without booting (QEMU stopped with -S on a one-node cluster): the node object's
-   cluster, stats-file and watch-gpns, the disk, serial and QMP paths read back over QMP
-   exactly as given; the same object given as JSON is accepted too.
+1. Without booting (QEMU stopped with -S on a one-node cluster, no kernel): the node
+   object's cluster, stats-file and watch-gpns, the disk, serial and QMP paths read back
+   over QMP exactly as given; the same object given as JSON is accepted too.
 2. One boot on 2 nodes with the run directory, kernel, initramfs and disk all under names
    with ", " in them, and workload arguments with a comma, a space and a '%'."""
 import json
@@ -32,10 +32,9 @@ def fail(msg):
     sys.exit(1)
 
 
-for f in (QEMU, KERNEL, INITRD):
-    if not os.path.exists(f):
-        print(f"SKIP: {f} is missing (run make)")
-        sys.exit(77)
+if not os.path.exists(QEMU):
+    print(f"SKIP: {QEMU} is missing (run make qemu)")
+    sys.exit(77)
 
 
 def qmp(path, deadline):
@@ -85,6 +84,9 @@ for form in ("keyval", "json"):
     cmd = dc.qemu_command(dc.QemuConfig(qemu=QEMU, kernel=KERNEL, initrd=INITRD, append="x",
                                         smp=1, mem_mib=64, qmp_socket=qsock, disk=disk,
                                         serial=f"file:{serial}", node=node))
+    for opt in ("-kernel", "-initrd", "-append"):     # nothing boots: no kernel needed
+        i = cmd.index(opt)
+        del cmd[i:i + 2]
     if form == "json":
         i = cmd.index("-object") + 1
         cmd[i] = json.dumps({"qom-type": "dsmvm-node", "id": "dsmvm", "node": 0,
@@ -119,6 +121,10 @@ for form in ("keyval", "json"):
         fail(f"{form}: the stats file reports pages {watched}, not {gpns}")
 
 # 2. One boot: everything under awkward names.
+for f in (KERNEL, INITRD):
+    if not os.path.exists(f):
+        print(f"the no-boot part passed; SKIP: {f} is missing (run make)")
+        sys.exit(77)
 kdir = os.path.join(top, "kernel, k 1")
 os.makedirs(kdir)
 for src in (KERNEL, os.path.join(os.path.dirname(KERNEL), "System.map"), INITRD):
