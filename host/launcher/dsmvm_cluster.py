@@ -12,7 +12,7 @@ repeated keys wins. It is stricter in one way: an unknown key is an error, so a
 typo is caught instead of ignored.
 
 Every value placed inside a QEMU option ("-object a=x,b=y") has its commas
-doubled, QEMU's escape; lists are given as "key.0=..,key.1=..". Workload
+doubled, QEMU's escape; a list repeats its key ("key=1,key=2"). Workload
 arguments travel on the kernel command line percent-encoded, so that a comma, a
 space or a quote inside one reaches the workload unchanged (the guest's /init
 decodes them).
@@ -290,14 +290,17 @@ def opt_value(value):
 
 
 def keyval(*parts, **props):
-    """'part,key=value,...' for QEMU options; None is left out, a list becomes key.N=..."""
+    """'part,key=value,...' for QEMU options; None is left out, a list repeats its key.
+
+    -object without JSON goes through QemuOpts and the options visitor, which reads
+    repeated keys as a list ("key.N=" is keyval syntax, refused there)."""
     items = [opt_value(p) for p in parts]
     for key, value in props.items():
         key = key.replace("_", "-")
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
-            items += [f"{key}.{i}={opt_value(v)}" for i, v in enumerate(value)]
+            items += [f"{key}={opt_value(v)}" for v in value]
         else:
             items.append(f"{key}={opt_value(value)}")
     return ",".join(items)

@@ -3,7 +3,7 @@
  * processes run together.
  *
  *   -object dsmvm-node,id=dsmvm,node=1,cluster=/etc/dsmvm/guest.conf[,stats-file=PATH]
- *           [,watch-gpns.0=GPN,watch-gpns.1=GPN...]
+ *           [,watch-gpns=GPN,watch-gpns=GPN...]
  *
  * Every node is started with the same machine, -smp, -m and devices. Guest
  * RAM is handed to host/dsm (Ivy DSM over userfaultfd); each node runs the
@@ -599,7 +599,7 @@ static void dsmvm_get_watch_gpns(Object *obj, Visitor *v, const char *name,
     qapi_free_uint64List(list);
 }
 
-/* A list, so that any number of pages passes QEMU's option parsers (watch-gpns.N=GPN). */
+/* A list, so that any number of pages passes -object (watch-gpns=GPN,watch-gpns=GPN). */
 static void dsmvm_set_watch_gpns(Object *obj, Visitor *v, const char *name,
                                  void *opaque, Error **errp)
 {
@@ -661,7 +661,7 @@ static void dsmvm_node_class_init(ObjectClass *oc, void *data)
                               dsmvm_set_watch_gpns, NULL, NULL);
     object_class_property_set_description(oc, "watch-gpns",
                                           "guest page numbers whose DSM counters the "
-                                          "statistics report (a list: watch-gpns.0=GPN,...)");
+                                          "statistics report (a list: watch-gpns=GPN,watch-gpns=GPN)");
     object_class_property_add_str(oc, "stats", dsmvm_get_stats, NULL);
     object_class_property_set_description(oc, "stats",
                                           "DSM and forwarding counters (JSON), read with qom-get");
