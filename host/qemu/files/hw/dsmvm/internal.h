@@ -36,8 +36,7 @@ struct DsmvmNode {
     uint32_t node_id;
     char *cluster_path;
     char *stats_file;
-    char *watch;                /* "GPN,GPN,...": pages whose counters the stats report */
-    uint64_t watch_gpns[16];
+    uint64_t *watch_gpns;       /* pages whose counters the stats report */
     int num_watch;
 
     DsmvmCluster *cluster;

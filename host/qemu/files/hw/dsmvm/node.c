@@ -3,6 +3,7 @@
  * processes run together.
  *
  *   -object dsmvm-node,id=dsmvm,node=1,cluster=/etc/dsmvm/guest.conf[,stats-file=PATH]
+ *           [,watch-gpns=GPN,watch-gpns=GPN...]
  *
  * Every node is started with the same machine, -smp, -m and devices. Guest
  * RAM is handed to host/dsm (Ivy DSM over userfaultfd); each node runs the
@@ -14,6 +15,8 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qapi/qapi-builtin-visit.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/accel.h"
@@ -548,21 +551,6 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
                    dsmvm_guest_features);
         return;
     }
-    if (n->watch) {
-        g_auto(GStrv) items = g_strsplit(n->watch, ",", -1);
-
-        for (char **it = items; *it; it++) {
-            uint64_t gpn;
-
-            if (n->num_watch == ARRAY_SIZE(n->watch_gpns) ||
-                qemu_strtou64(*it, NULL, 0, &gpn)) {
-                error_setg(errp, TYPE_DSMVM_NODE ": watch-gpns takes up to %zu page numbers, "
-                           "comma separated; '%s' is not one", ARRAY_SIZE(n->watch_gpns), *it);
-                return;
-            }
-            n->watch_gpns[n->num_watch++] = gpn;
-        }
-    }
     n->cluster = dsmvm_cluster_load(n->cluster_path, errp);
     if (!n->cluster) {
         return;
@@ -614,17 +602,40 @@ static void dsmvm_set_stats_file(Object *obj, const char *value, Error **errp)
     n->stats_file = g_strdup(value);
 }
 
-static char *dsmvm_get_watch(Object *obj, Error **errp)
-{
-    return g_strdup(DSMVM_NODE(obj)->watch);
-}
-
-static void dsmvm_set_watch(Object *obj, const char *value, Error **errp)
+static void dsmvm_get_watch_gpns(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
 {
     DsmvmNode *n = DSMVM_NODE(obj);
+    uint64List *list = NULL, **tail = &list;
 
-    g_free(n->watch);
-    n->watch = g_strdup(value);
+    for (int i = 0; i < n->num_watch; i++) {
+        QAPI_LIST_APPEND(tail, n->watch_gpns[i]);
+    }
+    visit_type_uint64List(v, name, &list, errp);
+    qapi_free_uint64List(list);
+}
+
+/* A list, so that any number of pages passes -object (watch-gpns=GPN,watch-gpns=GPN). */
+static void dsmvm_set_watch_gpns(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
+{
+    DsmvmNode *n = DSMVM_NODE(obj);
+    uint64List *list = NULL;
+    int count = 0;
+
+    if (!visit_type_uint64List(v, name, &list, errp)) {
+        return;
+    }
+    for (uint64List *l = list; l; l = l->next) {
+        count++;
+    }
+    g_free(n->watch_gpns);
+    n->watch_gpns = g_new(uint64_t, count);
+    n->num_watch = 0;
+    for (uint64List *l = list; l; l = l->next) {
+        n->watch_gpns[n->num_watch++] = l->value;
+    }
+    qapi_free_uint64List(list);
 }
 
 static char *dsmvm_get_stats(Object *obj, Error **errp)
@@ -647,6 +658,7 @@ static void dsmvm_node_init(Object *obj)
 
 static void dsmvm_node_finalize(Object *obj)
 {
+    g_free(DSMVM_NODE(obj)->watch_gpns);
 }
 
 static void dsmvm_node_class_init(ObjectClass *oc, void *data)
@@ -661,10 +673,11 @@ static void dsmvm_node_class_init(ObjectClass *oc, void *data)
                                   dsmvm_set_stats_file);
     object_class_property_set_description(oc, "stats-file",
                                           "where to write this node's statistics (JSON) at exit");
-    object_class_property_add_str(oc, "watch-gpns", dsmvm_get_watch, dsmvm_set_watch);
+    object_class_property_add(oc, "watch-gpns", "uint64List", dsmvm_get_watch_gpns,
+                              dsmvm_set_watch_gpns, NULL, NULL);
     object_class_property_set_description(oc, "watch-gpns",
                                           "guest page numbers whose DSM counters the "
-                                          "statistics report (comma separated)");
+                                          "statistics report (a list: watch-gpns=GPN,watch-gpns=GPN)");
     object_class_property_add_str(oc, "stats", dsmvm_get_stats, NULL);
     object_class_property_set_description(oc, "stats",
                                           "DSM and forwarding counters (JSON), read with qom-get");
