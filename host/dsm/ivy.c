@@ -202,7 +202,23 @@ static void drop(struct dsm *d, uint64_t p, uint8_t *pa)
 
 /* ---- requester side ------------------------------------------------- */
 
-void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
+/* How a fault was resolved, as the fault_end probe reports it. */
+enum dsm_resolution {
+    DSM_RES_ZERO = 0,       /* never written anywhere: zero page, no data shipped */
+    DSM_RES_DATA = 1,       /* 4 KiB transferred from the sending node */
+    DSM_RES_UPGRADE = 2,    /* S -> M without data (this node held the content) */
+    DSM_RES_LOCAL = 3,      /* resolved on this node without any message */
+};
+
+static int resolution_of(uint32_t page_flags)
+{
+    if (page_flags & DSM_PF_NODATA) {
+        return DSM_RES_UPGRADE;
+    }
+    return (page_flags & DSM_PF_ZERO) ? DSM_RES_ZERO : DSM_RES_DATA;
+}
+
+void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
 {
     int ok;
     uint64_t p = dsm_page_index(d, (void *)addr, &ok);
@@ -232,7 +248,10 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
     int region;
     uint64_t off;
     page_region_offset(d, p, &region, &off);
-    DTRACE_PROBE3(dsm, fault_start, region, off, is_write);
+    /* Counted faults only (the same ones as read_faults + write_faults). */
+    uint64_t in_page = addr & (DSM_PAGE_SIZE - 1);
+    DTRACE_PROBE5(dsm, fault_start, region, off + in_page, is_write, tid,
+                  d->uffd_features.exact_address);
     pg->pending = is_write ? DSM_PEND_WRITE : DSM_PEND_READ;
     pg->fault_start_ns = dsm_now_ns();
     __atomic_fetch_add(&pg->faults, 1, __ATOMIC_RELAXED);
@@ -304,7 +323,7 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
     int region;
     uint64_t off;
     page_region_offset(d, p, &region, &off);
-    DTRACE_PROBE4(dsm, fault_end, region, off, want_write, lat);
+    DTRACE_PROBE6(dsm, fault_end, region, off, want_write, lat, resolution_of(f), src);
     pg->pending = DSM_PEND_NONE;
     track_del(d, p);
     dsm_send(d, manager_of(d, p), DSM_MSG_DONE, p, 0, 0, NULL, 0);
@@ -393,6 +412,10 @@ static void wu_install(struct dsm *d, uint64_t p, const void *content)
     }
     pg->state = DSM_PS_SHARED;
     DSM_STAT_ADD(d, wu_pages_replaced, 1);
+    int region;
+    uint64_t off;
+    page_region_offset(d, p, &region, &off);
+    DTRACE_PROBE2(dsm, write_update, region, off);
     if (d->cb.page_replaced) {
         d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
     }
