@@ -162,5 +162,13 @@ expect_error "node0.perf.data is truncated" "$PROF" report "$T/badperf" --quiet 
 sed -i "s/arg6=1/arg6=7/" "$T/badperf/profile/node0.script"; rm "$T/badperf/profile/node0.perf.data"
 expect_error "fault_end names node 7 of 2" "$PROF" report "$T/badperf" --quiet --no-html
 expect_error "sort takes" "$PROF" report "$T/tcg" --quiet --no-html --sort nonsense
+# HTML and plots from the same data render in headless Chromium.
+"$PROF" report "$T/tcg" --quiet --out "$T/html" > /dev/null
+for f in faults-per-group latency heatmap; do
+    [ -s "$T/html/$f.svg" ] && [ -s "$T/html/$f.png" ] || fail "plot $f.svg/.png missing"
+done
+if command -v chromium > /dev/null; then
+    bash "$ROOT/tests/integration/lib-prof-html.sh" "$T/html/report.html" 3 || fail "HTML rendering"
+fi
 echo "prof-parse: all checks passed"
 TEST
