@@ -47,6 +47,8 @@ PKGS=(
     systemtap-sdt-dev clang libclang-rt-14-dev
     # tests and profiling
     linux-perf iproute2 procps psmisc python3-pexpect jq
+    # dsmvm-prof: plots, and the HTML report rendered headless in its test
+    gnuplot-nox chromium
 )
 
 missing=()
