@@ -40,18 +40,15 @@ def sha256_of(path):
 
 
 def ensure_probes(qemu):
-    """perf probe -x QEMU sdt_dsm:NAME for each probe; a clear error when missing."""
+    """perf probe -x QEMU sdt_dsm:NAME for each probe; a clear error when missing.
+
+    Always made afresh: a uprobe follows the inode it was made for, and a rebuilt QEMU
+    is a new file at the same path."""
     if not os.listdir("/sys/kernel/tracing"):
         subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
                        capture_output=True)
-    have = subprocess.run(["perf", "probe", "-l"], capture_output=True, text=True).stdout
     for p in DSM_PROBES:
-        # An earlier probe may point at another binary of the same name: replace it.
-        line = next((l for l in have.splitlines() if f"sdt_dsm:{p} " in l), "")
-        if line and f" in {os.path.realpath(qemu)} " in line + " ":
-            continue
-        if line:
-            subprocess.run(["perf", "probe", "-q", "-d", f"sdt_dsm:{p}"], capture_output=True)
+        subprocess.run(["perf", "probe", "-q", "-d", f"sdt_dsm:{p}"], capture_output=True)
         r = subprocess.run(["perf", "probe", "-q", "-x", os.path.realpath(qemu), f"sdt_dsm:{p}"],
                            capture_output=True, text=True)
         if r.returncode != 0:
