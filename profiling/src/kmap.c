@@ -144,6 +144,10 @@ void kmap_data_name(const struct kmap *k, uint64_t gpa, char *buf, size_t len)
 void kmap_code_name(const struct kmap *k, uint64_t va, char *buf, size_t len)
 {
     const struct ksym *s = kmap_lookup(k, va);
+    if (!s && va < 0x800000000000ull) {
+        snprintf(buf, len, "user:0x%" PRIx64, va);  /* guest user space: no map for it */
+        return;
+    }
     if (!s) {
         snprintf(buf, len, "0x%" PRIx64, va);
         return;
