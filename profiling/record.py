@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import sys
 
-DSM_PROBES = ["fault_start", "fault_end", "invalidation", "page_transfer", "write_update"]
+DSM_PROBES = ["fault_start", "fault_end", "invalidation", "page_sent", "page_received",
+              "write_update"]
 # Each fault's data address and code address (host IP: translated code or a QEMU helper).
 # DWARF call chains let a fault inside a QEMU helper reach the translated code that called it.
 TCG_EVENTS = ["-e", "page-faults/call-graph=dwarf,stack-size=2048/", "-c", "1", "-d"]
@@ -108,7 +109,7 @@ class Recorder:
             # perf record ran QEMU itself: the samples' pid is QEMU's.
             with open(os.path.join(self.dir, f"node{i}.script")) as f:
                 first = f.readline().split()
-            perfmap = f"/tmp/perf-{first[0]}.map" if first else ""
+            perfmap = f"/tmp/perf-{first[0].split('/')[0]}.map" if first else ""
             if perfmap and os.path.exists(perfmap):
                 shutil.move(perfmap, os.path.join(self.dir, f"node{i}.perfmap"))
         say(f"profile: recorded in {self.dir}; report: profiling/dsmvm-prof report "

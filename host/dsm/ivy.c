@@ -307,7 +307,7 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
             DSM_STAT_ADD(d, zero_page_installs, 1);
         } else {
             DSM_STAT_ADD(d, pages_received, 1);
-            DTRACE_PROBE3(dsm, page_transfer, p, src, 0);
+            DTRACE_PROBE2(dsm, page_received, p, src);
         }
         if (d->cb.page_replaced) {
             d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
@@ -353,7 +353,7 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_SHARED | DSM_PF_REMOTE, stable_page(d, pa),
                  DSM_PAGE_SIZE);
         DSM_STAT_ADD(d, pages_sent, 1);
-        DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
+        DTRACE_PROBE2(dsm, page_sent, p, to);
         return 0;
     }
     if (h->flags & DSM_PF_NODATA) {
@@ -363,7 +363,7 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_EXCL | DSM_PF_REMOTE, stable_page(d, pa),
                  DSM_PAGE_SIZE);
         DSM_STAT_ADD(d, pages_sent, 1);
-        DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
+        DTRACE_PROBE2(dsm, page_sent, p, to);
     }
     /* Only after the content left (send copied it): drop the page. */
     drop(d, p, pa);

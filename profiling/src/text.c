@@ -57,7 +57,7 @@ static uint64_t total_faults(const struct prof *p)
 
 static void summary(const struct prof *p, FILE *f)
 {
-    char a[32], b[32], c[32], d[32], e[32];
+    char a[32], b[32], c[32], d[32], e[32], w[32];
     uint64_t total = total_faults(p), remote = 0, local = 0, unres = 0, recv = 0, inv = 0;
     uint64_t reads = 0, code = 0, once = 0, top10 = 0;
     for (int i = 0; i < p->nodes; i++) {
@@ -83,7 +83,7 @@ static void summary(const struct prof *p, FILE *f)
     fprintf(f, "  faults      %s: remote %s, local %s, unresolved %s; read %s, write %s\n",
             fmt_count(total, a, sizeof(a)), fmt_count(remote, b, sizeof(b)),
             fmt_count(local, c, sizeof(c)), fmt_count(unres, d, sizeof(d)),
-            fmt_count(reads, e, sizeof(e)), fmt_count(total - reads, a, sizeof(a)));
+            fmt_count(reads, e, sizeof(e)), fmt_count(total - reads, w, sizeof(w)));
     fprintf(f, "  pages       %s distinct; %.1f %% fault once; the 10 hottest take %.1f %%\n",
             fmt_count(p->npages, a, sizeof(a)), pct(once, p->npages), pct(top10, total));
     fprintf(f, "  moved       %.1f MiB in %s page transfers; %s invalidations\n",

@@ -52,7 +52,7 @@ mkrun "$T/tcg" tcg
     sdt 13 10.000001000 invalidation "arg1=8192 arg2=0"
     pf 11 10.000002000 7f8002000000 guest-0xffffffff81100010
     sdt 12 10.000002100 fault_start "arg1=0 arg2=33554432 arg3=1 arg4=11 arg5=1"
-    sdt 13 10.000002300 page_transfer "arg1=8192 arg2=1 arg3=0"
+    sdt 13 10.000002300 page_received "arg1=8192 arg2=1"
     sdt 13 10.000002400 fault_end "arg1=0 arg2=33554432 arg3=1 arg4=100000 arg5=1 arg6=1"
     pf 11 10.000003000 7f8002001010 guest-0xffffffff81100810
     sdt 12 10.000003100 fault_start "arg1=0 arg2=33558544 arg3=1 arg4=11 arg5=1"
