@@ -4,10 +4,10 @@
 SHELL := /bin/bash
 BUILD := build
 
-.PHONY: all deps deps-if-missing qemu guest guest-stock guest-tuned initramfs dsm run run-single \
-        test test-unit test-integration bench clean distclean help
+.PHONY: all deps deps-if-missing qemu guest guest-stock guest-tuned initramfs dsm prof run \
+        run-single test test-unit test-integration bench clean distclean help
 
-all: qemu guest initramfs dsm
+all: qemu guest initramfs dsm prof
 
 help:
 	@echo "make deps        install Debian packages (root)"
@@ -37,6 +37,9 @@ guest-tuned: deps-if-missing
 initramfs: deps-if-missing
 	@bash scripts/build-initramfs.sh
 
+prof:
+	@$(MAKE) -s -C profiling
+
 dsm: deps-if-missing
 	@if [ -f host/dsm/Makefile ]; then $(MAKE) -s -C host/dsm all; fi
 
@@ -44,8 +47,10 @@ dsm: deps-if-missing
 WORKLOAD ?= hello
 NODES ?= 2
 VARIANT ?= tuned
-run: qemu guest-$(VARIANT) initramfs
-	@host/launcher/dsmvm-launch --nodes $(NODES) --variant $(VARIANT) --workload $(WORKLOAD)
+PROFILE ?=
+run: qemu guest-$(VARIANT) initramfs $(if $(PROFILE),prof)
+	@host/launcher/dsmvm-launch --nodes $(NODES) --variant $(VARIANT) --workload $(WORKLOAD) \
+		$(if $(PROFILE),--profile)
 
 # The same guest on one ordinary QEMU process (no DSM), for comparison.
 run-single: qemu guest-$(VARIANT) initramfs

@@ -44,8 +44,8 @@ PKGS=(
     systemtap-sdt-dev clang libclang-rt-14-dev
     # tests and profiling
     linux-perf iproute2 procps psmisc python3-pexpect jq
-    # make bench plots
-    gnuplot-nox
+    # make bench and dsmvm-prof plots; the HTML report rendered headless in its test
+    gnuplot-nox chromium
 )
 # tests/unit/deps-check.sh adds a package that does not exist, to see it reported
 [ -n "${DSMVM_DEPS_EXTRA:-}" ] && PKGS+=($DSMVM_DEPS_EXTRA)

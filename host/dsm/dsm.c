@@ -206,10 +206,11 @@ static void *fault_thread_main(void *arg)
                         continue;
                     }
                     uint64_t fl = msgs[i].arg.pagefault.flags;
-                    uintptr_t addr = (uintptr_t)msgs[i].arg.pagefault.address &
-                                     ~(uintptr_t)(DSM_PAGE_SIZE - 1);
+                    uintptr_t addr = (uintptr_t)msgs[i].arg.pagefault.address;
                     int is_write = (fl & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0;
-                    dsm_handle_fault(d, addr, is_write);
+                    uint32_t tid = d->uffd_features.thread_id ?
+                                   msgs[i].arg.pagefault.feat.ptid : 0;
+                    dsm_handle_fault(d, addr, is_write, tid);
                 }
                 dsm_drain_local(d);
                 pthread_mutex_unlock(&d->lock);
@@ -323,7 +324,7 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
         d->cfg.secret = d->secret;
     }
     d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    d->uffd = dsm_uffd_open(&d->has_wp_unpopulated, err, errlen);
+    d->uffd = dsm_uffd_open(&d->uffd_features, err, errlen);
     if (d->uffd < 0 || d->wake_fd < 0) {
         if (d->wake_fd < 0) {
             snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -420,7 +421,7 @@ int dsm_prepare(struct dsm *d, char *err, size_t errlen)
             d->mpages[dsm_home_slot(&d->homes, d->self, p)].owner = (int8_t)d->self;
         }
     }
-    if (!d->has_wp_unpopulated) {
+    if (!d->uffd_features.wp_unpopulated) {
         dsm_logf(d, DSM_LOG_INFO, "kernel lacks UFFD_FEATURE_WP_UNPOPULATED (not needed: "
                  "absent pages fault as missing)");
     }

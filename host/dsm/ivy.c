@@ -215,7 +215,23 @@ static void mgr_granted(struct dsm *d, uint64_t p, int r)
 
 /* ---- requester side ------------------------------------------------- */
 
-void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
+/* How a fault was resolved, as the fault_end probe reports it. */
+enum dsm_resolution {
+    DSM_RES_ZERO = 0,       /* never written anywhere: zero page, no data shipped */
+    DSM_RES_DATA = 1,       /* 4 KiB transferred from the sending node */
+    DSM_RES_UPGRADE = 2,    /* S -> M without data (this node held the content) */
+    DSM_RES_LOCAL = 3,      /* resolved on this node without any message */
+};
+
+static int resolution_of(uint32_t page_flags)
+{
+    if (page_flags & DSM_PF_NODATA) {
+        return DSM_RES_UPGRADE;
+    }
+    return (page_flags & DSM_PF_ZERO) ? DSM_RES_ZERO : DSM_RES_DATA;
+}
+
+void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
 {
     int ok;
     uint64_t p = dsm_page_index(d, (void *)addr, &ok);
@@ -245,7 +261,10 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
     int region;
     uint64_t off;
     page_region_offset(d, p, &region, &off);
-    DTRACE_PROBE3(dsm, fault_start, region, off, is_write);
+    /* Counted faults only (the same ones as read_faults + write_faults). */
+    uint64_t in_page = addr & (DSM_PAGE_SIZE - 1);
+    DTRACE_PROBE5(dsm, fault_start, region, off + in_page, is_write, tid,
+                  d->uffd_features.exact_address);
     pg->pending = is_write ? DSM_PEND_WRITE : DSM_PEND_READ;
     pg->fault_start_ns = dsm_now_ns();
     __atomic_fetch_add(&pg->faults, 1, __ATOMIC_RELAXED);
@@ -287,6 +306,7 @@ static int on_page_ahead(struct dsm *d, int src, const struct dsm_msg_hdr *h,
     pg->state = DSM_PS_SHARED;
     DSM_STAT_ADD(d, read_ahead_received, 1);
     DSM_STAT_ADD(d, pages_received, 1);
+    DTRACE_PROBE2(dsm, page_received, p, src);
     if (d->cb.page_replaced) {
         d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
     }
@@ -336,7 +356,7 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
             DSM_STAT_ADD(d, zero_page_installs, 1);
         } else {
             DSM_STAT_ADD(d, pages_received, 1);
-            DTRACE_PROBE3(dsm, page_transfer, p, src, 0);
+            DTRACE_PROBE2(dsm, page_received, p, src);
         }
         if (d->cb.page_replaced) {
             d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
@@ -352,7 +372,7 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
     int region;
     uint64_t off;
     page_region_offset(d, p, &region, &off);
-    DTRACE_PROBE4(dsm, fault_end, region, off, want_write, lat);
+    DTRACE_PROBE6(dsm, fault_end, region, off, want_write, lat, resolution_of(f), src);
     pg->pending = DSM_PEND_NONE;
     track_del(d, p);
     int mgr = manager_of(d, p);
@@ -400,6 +420,7 @@ static void mgr_read_ahead(struct dsm *d, uint64_t p, int r)
         mq->copyset |= bit(r) | bit(d->self);
         DSM_STAT_ADD(d, pages_sent, 1);
         DSM_STAT_ADD(d, read_ahead_sent, 1);
+        DTRACE_PROBE2(dsm, page_sent, q, r);
     }
 }
 
@@ -425,7 +446,7 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_SHARED | DSM_PF_REMOTE, stable_page(d, pa),
                  DSM_PAGE_SIZE);
         DSM_STAT_ADD(d, pages_sent, 1);
-        DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
+        DTRACE_PROBE2(dsm, page_sent, p, to);
         if (is_mgr) {
             mgr_granted(d, p, to);
             mgr_read_ahead(d, p, to);
@@ -439,7 +460,7 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_EXCL | DSM_PF_REMOTE, stable_page(d, pa),
                  DSM_PAGE_SIZE);
         DSM_STAT_ADD(d, pages_sent, 1);
-        DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
+        DTRACE_PROBE2(dsm, page_sent, p, to);
     }
     /* Only after the content left (send copied it): drop the page. */
     drop(d, p, pa);
@@ -491,6 +512,10 @@ static void wu_install(struct dsm *d, uint64_t p, const void *content)
     }
     pg->state = DSM_PS_SHARED;
     DSM_STAT_ADD(d, wu_pages_replaced, 1);
+    int region;
+    uint64_t off;
+    page_region_offset(d, p, &region, &off);
+    DTRACE_PROBE2(dsm, write_update, region, off);
     if (d->cb.page_replaced) {
         d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
     }

@@ -297,7 +297,7 @@ static void fault(struct mc_world *w, int i, int page, int write)
 {
     struct dsm *d = w->node[i].d;
     pthread_mutex_lock(&d->lock);
-    dsm_handle_fault(d, (uintptr_t)(w->node[i].mem + (size_t)page * DSM_PAGE_SIZE), write);
+    dsm_handle_fault(d, (uintptr_t)(w->node[i].mem + (size_t)page * DSM_PAGE_SIZE), write, 0);
     dsm_drain_local(d);
     pthread_mutex_unlock(&d->lock);
 }
