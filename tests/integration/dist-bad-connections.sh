@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 700: one 2-node boot (launcher --timeout 600) plus 100 bad connections first
 # Node 0's QEMU (2-node guest, tuned unless VARIANT=stock) waits for node 1 while it
 # gets 100 connections that must be refused: 30 of random bytes, 10 silent, 20 with another
 # cluster secret, 15 of another protocol version, 15 of another node count or RAM size, 10

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# time-limit: 420: a QEMU stopped at -S and one 2-node boot (launcher --timeout 300)
 """Paths with commas and spaces, watched pages and workload arguments reach QEMU and the
 guest unchanged.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 360: one 2-node boot, the launcher stops it at 300 s
 # --watch with three symbols on a 2-node guest: all three pages reach QEMU (a list property,
 # not one comma string that QEMU's option parser would cut), each shows in every node's
 # summary with its symbol and the GPN System.map gives, and the timekeeping pages (hot in a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 960: two profiled 2-node boots (launcher --timeout 400 each) and two reports
 # dsmvm-prof compare of a profiled stock and tuned boot on 2 nodes: the jiffies page takes
 # many faults in stock and (almost) none in tuned, where the guest keeps it write-update
 # (acceptance 3); the comparison's HTML renders with both overlaid plots.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 960: one profiled 2-node boot (launcher --timeout 400), the report and a headless browser, all under its own 900 s limit
 # A profiled stock boot on 2 nodes (TCG): the report's hot pages include the jiffies page,
 # whose accesses name jiffies_64/jiffies as data and the timer-tick code as code (acceptance
 # 1); the profiler's per-node fault counts equal the DSM's own counters within 1 % (2); the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 120: builds a small C tool and checks it on recorded samples
 # make bench's statistics (median, spread, ratios, percentiles) and its parsers of sysbench,
 # stress-ng, perf, dsm-bench and summary.json output, checked against recorded samples; then
 # `dsmvm-bench summarize` and `report` over run directories made from those samples.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# time-limit: 60: parses small files
 """The cluster-file parser (host/launcher/dsmvm_cluster.py): good files parse to what they
 say, written files parse back to the same cluster, bad files are refused with a message that
 says what is wrong (the same reasons QEMU's reader gives; see cluster-config-errors.sh)."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 180: runs the dependency check a few times (60 s each at most)
 # scripts/deps.sh --quiet, which make all/run/test call first: silent and without apt when
 # nothing is missing; as a normal user with something missing, a clear error naming it.
 # Time limit: each step 60 s (the check is one dpkg-query; 60 s only guards against a hang).

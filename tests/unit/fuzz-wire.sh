@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 300: builds the fuzzer, then FUZZ_TIME seconds of fuzzing (default 20)
 # libFuzzer on the QEMU-level message decoder (host/qemu/files/hw/dsmvm/wire.c), built
 # outside QEMU with host/qemu/fuzz/shim, seeded with a valid message of every type (the seed
 # program also checks that each is accepted and wrong sizes, ports and fingerprints are not).

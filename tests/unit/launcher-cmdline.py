@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# time-limit: 180: builds command lines and runs the guest's argument decoder under busybox
 """The node command line without booting anything: every value that lands inside a QEMU
 option (paths with commas and spaces, the watched pages) reads back unchanged through
 QEMU's comma rules; workload arguments with commas, spaces and quotes reach the workload

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 180: builds dsmvm-prof with sanitizers and parses recorded samples, under its own 120 s limit
 # dsmvm-prof on hand-written perf script text (TCG and KVM formats) and a small System.map:
 # symbols, code attribution, verdicts, per-node counts, text width, and refusal of bad input.
 set -euo pipefail
