@@ -5,7 +5,7 @@ SHELL := /bin/bash
 BUILD := build
 
 .PHONY: all deps deps-if-missing qemu guest guest-stock guest-tuned initramfs dsm prof run \
-        run-single test test-unit test-integration bench clean distclean help
+        run-single test test-unit test-integration bench soak clean distclean help
 
 all: qemu guest initramfs dsm prof
 
@@ -16,6 +16,7 @@ help:
 	@echo "make run-single  the same guest on one plain QEMU process"
 	@echo "make test        unit and integration tests"
 	@echo "make bench       benchmarks: distributed guest against one node (QUICK=1: a subset)"
+	@echo "make soak        coherence and memory checks on 2 and 3 nodes, 10 minutes each (not in make test)"
 
 deps:
 	@bash scripts/deps.sh
@@ -65,6 +66,10 @@ QUICK ?=
 bench: qemu guest-tuned $(if $(QUICK),,guest-stock) initramfs dsm
 	@$(MAKE) -s -C host/dsm bench
 	@bash bench/run.sh $(if $(QUICK),--quick)
+
+# Long coherence and memory soak on 2 and 3 nodes (SOAK_SECONDS per node count, default 600).
+soak: qemu guest-tuned initramfs
+	@bash tests/soak/soak.sh
 
 clean:
 	rm -rf $(BUILD)
