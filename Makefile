@@ -4,10 +4,10 @@
 SHELL := /bin/bash
 BUILD := build
 
-.PHONY: all deps qemu guest guest-stock guest-tuned initramfs dsm run run-single test test-unit \
-        test-integration bench clean distclean help
+.PHONY: all deps deps-if-missing qemu guest guest-stock guest-tuned initramfs dsm prof run \
+        run-single test test-unit test-integration bench soak clean distclean help
 
-all: qemu guest initramfs dsm
+all: qemu guest initramfs dsm prof
 
 help:
 	@echo "make deps        install Debian packages (root)"
@@ -15,32 +15,43 @@ help:
 	@echo "make run         boot the tuned guest on 2 nodes (WORKLOAD=name NODES=n VARIANT=stock|tuned)"
 	@echo "make run-single  the same guest on one plain QEMU process"
 	@echo "make test        unit and integration tests"
-	@echo "make bench       benchmarks (host/dsm)"
+	@echo "make bench       benchmarks: distributed guest against one node (QUICK=1: a subset)"
+	@echo "make soak        coherence and memory checks on 2 and 3 nodes, 10 minutes each (not in make test)"
 
 deps:
 	@bash scripts/deps.sh
 
-qemu:
+# Every build step first installs what is missing (as root; silent, about a second,
+# when nothing is), so that on a fresh machine `make run` and `make test` are all the set-up.
+deps-if-missing:
+	@bash scripts/deps.sh --quiet
+
+qemu: deps-if-missing
 	@bash scripts/build-qemu.sh
 
 guest: guest-stock guest-tuned
-guest-stock:
+guest-stock: deps-if-missing
 	@bash scripts/build-guest.sh stock
-guest-tuned:
+guest-tuned: deps-if-missing
 	@bash scripts/build-guest.sh tuned
 
-initramfs:
+initramfs: deps-if-missing
 	@bash scripts/build-initramfs.sh
 
-dsm:
+prof:
+	@$(MAKE) -s -C profiling
+
+dsm: deps-if-missing
 	@if [ -f host/dsm/Makefile ]; then $(MAKE) -s -C host/dsm all; fi
 
 # The tuned guest on 2 nodes of this machine, node 0's console here.
 WORKLOAD ?= hello
 NODES ?= 2
 VARIANT ?= tuned
-run: qemu guest-$(VARIANT) initramfs
-	@host/launcher/dsmvm-launch --nodes $(NODES) --variant $(VARIANT) --workload $(WORKLOAD)
+PROFILE ?=
+run: qemu guest-$(VARIANT) initramfs $(if $(PROFILE),prof)
+	@host/launcher/dsmvm-launch --nodes $(NODES) --variant $(VARIANT) --workload $(WORKLOAD) \
+		$(if $(PROFILE),--profile)
 
 # The same guest on one ordinary QEMU process (no DSM), for comparison.
 run-single: qemu guest-$(VARIANT) initramfs
@@ -49,8 +60,16 @@ run-single: qemu guest-$(VARIANT) initramfs
 test: all
 	@bash tests/run-all.sh
 
-bench: dsm
+# host/dsm's fault-latency floor, then the whole-system benchmarks of bench/ (QUICK=1: the
+# subset marked quick, under 10 minutes). Results in build/bench/.
+QUICK ?=
+bench: qemu guest-tuned $(if $(QUICK),,guest-stock) initramfs dsm
 	@$(MAKE) -s -C host/dsm bench
+	@bash bench/run.sh $(if $(QUICK),--quick)
+
+# Long coherence and memory soak on 2 and 3 nodes (SOAK_SECONDS per node count, default 600).
+soak: qemu guest-tuned initramfs
+	@bash tests/soak/soak.sh
 
 clean:
 	rm -rf $(BUILD)

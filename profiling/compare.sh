@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Compare guests in one run: boot to userspace, power off, and report time and DSM faults.
-#   profiling/compare.sh [--workload NAME] [--out FILE.json]
+#   profiling/compare.sh [--workload NAME] [--out FILE.json] [--profile]
 # Configurations (each a launcher run on this machine):
 #   1 node x 2 vCPUs and 2 nodes x 1 vCPU, stock and tuned;
 #   tuned on 2 nodes with its options added one at a time: 4 KB cache lines only (host hidden),
 #   + raw HPET reads (no write-update), + jiffies write-update (all).
 # Prints a table and writes every summary into one JSON file (default build/compare.json).
+# With --profile every run is recorded and dsmvm-prof compares stock with tuned on 2 nodes
+# and 1 node with 2 nodes (tuned): text here, HTML under build/compare-runs/*/profile/compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-workload=hello out=build/compare.json
+workload=hello out=build/compare.json profile=
 while [ $# -gt 0 ]; do
     case "$1" in
         --workload) workload=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
-        *) echo "usage: $0 [--workload NAME] [--out FILE.json]" >&2; exit 2 ;;
+        --profile) profile=--profile; shift ;;
+        *) echo "usage: $0 [--workload NAME] [--out FILE.json] [--profile]" >&2; exit 2 ;;
     esac
 done
 runs=build/compare-runs
@@ -32,7 +35,7 @@ for c in "${configs[@]}"; do
     name=${c%%|*}; args=${c#*|}
     # shellcheck disable=SC2086
     if ! host/launcher/dsmvm-launch --quiet --run-dir "$runs/$name" --workload "$workload" \
-            --timeout 600 $args > "$runs/$name.out" 2>&1; then
+            --timeout 600 $profile $args > "$runs/$name.out" 2>&1; then
         echo "$name: FAILED (see $runs/$name.out)"; continue
     fi
     jq -r --arg n "$name" '[$n, .time_to_userspace_s, .total_time_s, .dsm_faults_total,
@@ -45,3 +48,12 @@ jq -s 'map({(.run): .}) | add' <(for c in "${configs[@]}"; do
     [ -f "$runs/$name/summary.json" ] && jq --arg n "$name" '. + {run: $n}' "$runs/$name/summary.json"
 done) > "$out"
 echo "summaries: $out"
+if [ -n "$profile" ]; then
+    make -s -C profiling
+    for pair in "stock-2x1 tuned-2x1" "tuned-1x2 tuned-2x1"; do
+        set -- $pair
+        [ -d "$runs/$1/profile" ] && [ -d "$runs/$2/profile" ] || continue
+        echo; echo "== dsmvm-prof compare $1 $2"
+        profiling/dsmvm-prof compare "$runs/$1" "$runs/$2" --quiet --out "$runs/$2/profile/compare-$1"
+    done
+fi

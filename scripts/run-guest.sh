@@ -28,20 +28,22 @@ for f in "$QEMU" "$KERNEL" "$INITRD"; do
     [ -e "$f" ] || die "$f is missing: run 'make' first"
 done
 accel=$(bash "$ROOT/scripts/accel.sh")
-cpu=max; [ "$accel" = kvm ] && cpu=host
 log=${log:-$BUILD/run/guest-$variant-$workload.log}
 mkdir -p "$(dirname "$log")"
 
-append="console=ttyS0 panic=-1 dsmvm.workload=$workload"
-[ -n "$args" ] && append="$append dsmvm.args=$args"
+# The command line comes from the module that writes every node's (host/launcher).
+cmdfile=$(mktemp)
+trap 'rm -f "$cmdfile"' EXIT
+python3 "$ROOT/host/launcher/dsmvm_cluster.py" command --null --nographic --qemu "$QEMU" \
+    --accel "$accel" --smp "$smp" --mem "$mem" --kernel "$KERNEL" --initrd "$INITRD" \
+    --workload "$workload" --args "$args" > "$cmdfile" || die "bad options for the guest"
+mapfile -d '' qemu_cmd < "$cmdfile"
 step "booting the $variant guest (workload $workload, $smp vCPUs, ${mem} MB, $accel); log: $log"
 # An interactive terminal reaches the guest console; otherwise QEMU reads nothing.
 stdin=/dev/null; [ -t 0 ] && stdin=/dev/stdin
 t0=$(date +%s.%N)
 set +e
-timeout --foreground -k 5 "$timeout" "$QEMU" -machine pc,accel="$accel" -cpu "$cpu" -smp "$smp" -m "$mem" \
-    -nographic -no-reboot -L /usr/share/seabios -L /usr/share/qemu \
-    -kernel "$KERNEL" -initrd "$INITRD" -append "$append" "$@" < "$stdin" | tee "$log"
+timeout --foreground -k 5 "$timeout" "${qemu_cmd[@]}" "$@" < "$stdin" | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 elapsed=$(echo "$(date +%s.%N) - $t0" | bc)

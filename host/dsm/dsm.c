@@ -87,7 +87,7 @@ int dsm_deliver(void *ctx, int src, const struct dsm_msg_hdr *h, const void *pay
                 char *err, size_t errlen)
 {
     struct dsm *d = ctx;
-    struct dsm_proto_limits lim = { d->self, d->n, d->total_pages };
+    struct dsm_proto_limits lim = { d->self, d->n, d->total_pages, &d->homes };
     if (dsm_msg_validate(h, src, &lim, err, errlen) < 0) {
         return -1;
     }
@@ -147,7 +147,7 @@ static void report_failures(struct dsm *d)
             uint64_t p = d->tracked[i];
             dsm_logf(d, DSM_LOG_ERROR, "fault on page %llu (manager node %llu) cannot "
                      "complete: node %d failed", (unsigned long long)p,
-                     (unsigned long long)(p % (uint64_t)d->n), node);
+                     (unsigned long long)dsm_home_of(&d->homes, p), node);
         }
         pthread_cond_broadcast(&d->cond);   /* barrier / write-update waiters give up */
         pthread_mutex_unlock(&d->lock);
@@ -170,7 +170,7 @@ static void check_timeouts(struct dsm *d)
     for (int i = 0; i < d->ntracked; i++) {
         uint64_t p = d->tracked[i];
         if (now - d->pages[p].fault_start_ns > limit) {
-            late_node = (int)(p % (uint64_t)d->n);
+            late_node = dsm_home_of(&d->homes, p);
             late_page = p;
             break;
         }
@@ -206,10 +206,11 @@ static void *fault_thread_main(void *arg)
                         continue;
                     }
                     uint64_t fl = msgs[i].arg.pagefault.flags;
-                    uintptr_t addr = (uintptr_t)msgs[i].arg.pagefault.address &
-                                     ~(uintptr_t)(DSM_PAGE_SIZE - 1);
+                    uintptr_t addr = (uintptr_t)msgs[i].arg.pagefault.address;
                     int is_write = (fl & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0;
-                    dsm_handle_fault(d, addr, is_write);
+                    uint32_t tid = d->uffd_features.thread_id ?
+                                   msgs[i].arg.pagefault.feat.ptid : 0;
+                    dsm_handle_fault(d, addr, is_write, tid);
                 }
                 dsm_drain_local(d);
                 pthread_mutex_unlock(&d->lock);
@@ -287,6 +288,7 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
     }
     d->self = cfg->node_id;
     d->n = cfg->num_nodes;
+    d->homes.num_nodes = d->n;
     d->uffd = -1;
     d->wake_fd = -1;
     pthread_mutex_init(&d->lock, NULL);
@@ -322,7 +324,7 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
         d->cfg.secret = d->secret;
     }
     d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    d->uffd = dsm_uffd_open(&d->has_wp_unpopulated, err, errlen);
+    d->uffd = dsm_uffd_open(&d->uffd_features, err, errlen);
     if (d->uffd < 0 || d->wake_fd < 0) {
         if (d->wake_fd < 0) {
             snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -335,8 +337,14 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
 
 int dsm_add_region(struct dsm *d, void *base, size_t size)
 {
-    if (d->started || d->nregions >= DSM_MAX_REGIONS || !size ||
-        ((uintptr_t)base | size) & (DSM_PAGE_SIZE - 1)) {
+    return dsm_add_region_home(d, base, size, DSM_HOME_INTERLEAVE);
+}
+
+int dsm_add_region_home(struct dsm *d, void *base, size_t size, int home)
+{
+    if (d->started || d->mpages || d->nregions >= DSM_MAX_REGIONS || !size ||
+        ((uintptr_t)base | size) & (DSM_PAGE_SIZE - 1) ||
+        home < DSM_HOME_INTERLEAVE || home >= d->n) {
         errno = EINVAL;
         return -1;
     }
@@ -361,6 +369,8 @@ int dsm_add_region(struct dsm *d, void *base, size_t size)
     r->size = size;
     r->first_page = d->total_pages;
     r->npages = npages;
+    d->homes.r[d->nregions - 1] = (struct dsm_home_region){ r->first_page, npages, home };
+    d->homes.nregions = d->nregions;
     d->total_pages += npages;
     return 0;
 }
@@ -375,8 +385,10 @@ int dsm_prepare(struct dsm *d, char *err, size_t errlen)
         snprintf(err, errlen, "no memory region registered");
         return -1;
     }
-    d->nmpages = (d->total_pages + (uint64_t)d->n - 1) / (uint64_t)d->n;
-    d->mpages = calloc(d->nmpages, sizeof(*d->mpages));
+    d->homes.num_nodes = d->n;
+    d->nmpages = dsm_home_count(&d->homes, d->self);
+    /* A node may manage no page at all (every region homed elsewhere). */
+    d->mpages = calloc(d->nmpages ? d->nmpages : 1, sizeof(*d->mpages));
     if (!d->mpages) {
         snprintf(err, errlen, "out of memory for %llu page descriptors",
                  (unsigned long long)d->total_pages);
@@ -391,7 +403,25 @@ int dsm_prepare(struct dsm *d, char *err, size_t errlen)
             return -1;
         }
     }
-    if (!d->has_wp_unpopulated) {
+    /* Memory this node is the home of starts here, Modified, as the zero page:
+     * its first touch costs no fault at all (a write makes the private copy
+     * in the kernel), and the manager knows this node as its owner. */
+    for (int i = 0; i < d->nregions; i++) {
+        const struct dsm_region *r = &d->regions[i];
+        if (d->homes.r[i].home != d->self) {
+            continue;
+        }
+        if (dsm_uffd_zero_range(d->uffd, r->base, r->size) < 0) {
+            snprintf(err, errlen, "UFFDIO_ZEROPAGE [%p, +%zu): %s", (void *)r->base, r->size,
+                     strerror(errno));
+            return -1;
+        }
+        for (uint64_t p = r->first_page; p < r->first_page + r->npages; p++) {
+            d->pages[p].state = DSM_PS_MODIFIED;
+            d->mpages[dsm_home_slot(&d->homes, d->self, p)].owner = (int8_t)d->self;
+        }
+    }
+    if (!d->uffd_features.wp_unpopulated) {
         dsm_logf(d, DSM_LOG_INFO, "kernel lacks UFFD_FEATURE_WP_UNPOPULATED (not needed: "
                  "absent pages fault as missing)");
     }
@@ -578,7 +608,7 @@ int dsm_write_update(struct dsm *d, void *addr, const void *data, size_t len)
         struct timespec dl = deadline_in(d->cfg.request_timeout_ms);
         pthread_mutex_lock(&d->lock);
         d->wu_done = 0;
-        dsm_send(d, (int)(p % (uint64_t)d->n), DSM_MSG_WU_REQ, p, off, 0, src, (uint32_t)chunk);
+        dsm_send(d, dsm_home_of(&d->homes, p), DSM_MSG_WU_REQ, p, off, 0, src, (uint32_t)chunk);
         dsm_drain_local(d);
         while (!d->wu_done) {
             if (failures(d) || wait_locked(d, &dl) == ETIMEDOUT) {

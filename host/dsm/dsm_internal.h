@@ -7,8 +7,10 @@
 #include <stdint.h>
 
 #include "dsm.h"
+#include "home.h"
 #include "proto.h"
 #include "transport.h"
+#include "uffd.h"
 
 /* Local page states (the host page table mirrors them). */
 enum dsm_page_state {
@@ -79,7 +81,8 @@ struct dsm {
     int nregions;
     uint64_t total_pages;
     struct dsm_page *pages;
-    struct dsm_mpage *mpages;          /* index page / n */
+    struct dsm_home_map homes;         /* which node manages each page */
+    struct dsm_mpage *mpages;          /* pages this node manages, by dsm_home_slot() */
     uint64_t nmpages;
 
     pthread_mutex_t lock;              /* protects all protocol state */
@@ -87,7 +90,7 @@ struct dsm {
     struct dsm_local_msg *lq_head, *lq_tail;  /* messages to self */
 
     int uffd;
-    int has_wp_unpopulated;
+    struct dsm_uffd_features uffd_features;
     int wake_fd;                        /* eventfd: stop or failure to report */
     pthread_t fault_thread;
     int started;
@@ -129,7 +132,9 @@ uint64_t dsm_now_ns(void);
 /* ivy.c: protocol; callers hold d->lock unless noted */
 uint64_t dsm_page_index(struct dsm *d, const void *addr, int *ok);
 uint8_t *dsm_page_addr(struct dsm *d, uint64_t page);
-void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write);
+/* addr: the faulting address (exact when the kernel reports it), tid: the
+ * faulting thread or 0. Called with the lock held. */
+void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid);
 int dsm_dispatch(struct dsm *d, int src, const struct dsm_msg_hdr *h, const void *payload,
                  char *err, size_t errlen);
 void dsm_drain_local(struct dsm *d);

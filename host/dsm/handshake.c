@@ -118,23 +118,38 @@ int dsm_handshake(const struct dsm_hs_params *p, const struct dsm_hs_io *io,
     char why[160] = "";
 
     dsm_hello_build(p, &mine);
-    if (io->send(io->opaque, &mine, sizeof(mine)) < 0 ||
-        io->recv(io->opaque, &theirs, sizeof(theirs)) < 0) {
-        snprintf(err, errlen, "no hello from the peer (connection lost, peer gone or timed out)");
-        return -1;
+    int rc = io->send(io->opaque, &mine, sizeof(mine));
+    if (rc == 0) {
+        rc = io->recv(io->opaque, &theirs, sizeof(theirs));
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", rc == DSM_HS_IO_TIMEOUT ? "timed out: no hello in time" :
+                 "connection closed before a hello");
+        return DSM_HS_LOST;
     }
     int bad = dsm_hello_check(p, &theirs, expected_peer, why, sizeof(why));
+    if (!bad && io->admit) {
+        bad = io->admit(io->opaque, theirs.node_id, why, sizeof(why));
+    }
 
     memset(&out, 0, sizeof(out));
     out.magic = AUTH_MAGIC;
     out.refused = bad ? 1 : 0;
     memcpy(out.reason, why, sizeof(out.reason) - 1);
     dsm_auth_mac(p, &mine, &theirs, out.mac);
-    if (io->send(io->opaque, &out, sizeof(out)) < 0 ||
-        io->recv(io->opaque, &in, sizeof(in)) < 0) {
-        snprintf(err, errlen, "no authentication from the peer%s%s",
-                 bad ? ": " : "", bad ? why : "");
-        return -1;
+    rc = io->send(io->opaque, &out, sizeof(out));
+    if (rc == 0) {
+        rc = io->recv(io->opaque, &in, sizeof(in));
+    }
+    if (rc < 0) {
+        /* A refused peer need not answer: its hello decides. */
+        if (bad) {
+            snprintf(err, errlen, "refused peer: %s", why);
+            return -1;
+        }
+        snprintf(err, errlen, "no authentication from the peer (%s)",
+                 rc == DSM_HS_IO_TIMEOUT ? "timed out" : "connection closed");
+        return DSM_HS_LOST;
     }
     in.reason[sizeof(in.reason) - 1] = 0;
     if (bad) {
@@ -153,10 +168,23 @@ int dsm_handshake(const struct dsm_hs_params *p, const struct dsm_hs_io *io,
     dsm_auth_mac(p, &theirs, &mine, expect);
     /* Final verdict, so that both ends fail if either one rejects the MAC. */
     uint32_t verdict = dsm_mac_equal(expect, in.mac, 32) ? 0 : 1, peer_verdict = 1;
-    if (io->send(io->opaque, &verdict, sizeof(verdict)) < 0 ||
-        io->recv(io->opaque, &peer_verdict, sizeof(peer_verdict)) < 0) {
-        snprintf(err, errlen, "no final verdict from the peer");
+    if (!verdict && io->authenticated && io->authenticated(io->opaque, theirs.node_id) < 0) {
+        snprintf(err, errlen, "dropped after authentication");
+        return DSM_HS_LOST;
+    }
+    rc = io->send(io->opaque, &verdict, sizeof(verdict));
+    if (rc == 0) {
+        rc = io->recv(io->opaque, &peer_verdict, sizeof(peer_verdict));
+    }
+    if (rc < 0 && verdict) {
+        snprintf(err, errlen, "authentication of node %u failed: cluster secret differs",
+                 theirs.node_id);
         return -1;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "no final verdict from the peer (%s)",
+                 rc == DSM_HS_IO_TIMEOUT ? "timed out" : "connection closed");
+        return DSM_HS_LOST;
     }
     if (verdict) {
         snprintf(err, errlen, "authentication of node %u failed: cluster secret differs",

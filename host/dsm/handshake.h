@@ -41,12 +41,26 @@ struct dsm_auth {
     char reason[160];
 };
 
-/* Raw byte I/O on one not-yet-framed connection; return 0 or -1. */
+/* What io->recv returns besides 0. */
+#define DSM_HS_IO_CLOSED   (-1)   /* closed, reset or unreadable */
+#define DSM_HS_IO_TIMEOUT  (-2)   /* nothing (or not enough) before the deadline */
+
+/* Raw byte I/O on one not-yet-framed connection. */
 struct dsm_hs_io {
     void *opaque;
-    int (*send)(void *opaque, const void *buf, size_t len);
-    int (*recv)(void *opaque, void *buf, size_t len); /* exactly len, bounded wait */
+    int (*send)(void *opaque, const void *buf, size_t len);     /* 0 or -1 */
+    int (*recv)(void *opaque, void *buf, size_t len); /* exactly len: 0 or DSM_HS_IO_* */
+    /* Optional, listener side: may refuse a peer that passed the hello
+     * check (e.g. its id is already connected).  0 admits; -1 and why. */
+    int (*admit)(void *opaque, int peer, char *why, size_t whylen);
+    /* Optional: the peer proved it knows the secret; returning -1 still
+     * drops the connection (DSM_HS_LOST), e.g. when it was pushed out. */
+    int (*authenticated)(void *opaque, int peer);
 };
+
+/* dsm_handshake() result when the connection ended before any verdict
+ * (closed, timed out): the other end may try again.  -1 is a refusal. */
+#define DSM_HS_LOST (-2)
 
 void dsm_hello_build(const struct dsm_hs_params *p, struct dsm_hello *out);
 
@@ -58,7 +72,8 @@ int dsm_hello_check(const struct dsm_hs_params *p, const struct dsm_hello *peer,
 void dsm_auth_mac(const struct dsm_hs_params *p, const struct dsm_hello *from,
                   const struct dsm_hello *to, uint8_t mac[32]);
 
-/* Runs the whole exchange.  Returns the peer's node id, or -1 (err set). */
+/* Runs the whole exchange.  Returns the peer's node id, or -1 (refused,
+ * err says why) or DSM_HS_LOST (err says how). */
 int dsm_handshake(const struct dsm_hs_params *p, const struct dsm_hs_io *io,
                   int expected_peer, char *err, size_t errlen);
 

@@ -1,15 +1,20 @@
 /* ivy.c - Ivy coherence with fixed distributed managers.
  *
- * Page p is managed by node p % n.  The manager serialises every request
+ * Page p is managed by its home node (home.h: p % n, or the node whose
+ * guest NUMA memory holds it).  The manager serialises every request
  * for its pages (one in flight, others queued) and knows the owner and the
- * copyset.  A request completes when the requester reports DONE, so a
- * later invalidation can never overtake the grant it follows.
+ * copyset.  A grant sent by another node (the owner) completes when the
+ * requester reports DONE, so a later invalidation from the manager can
+ * never overtake it.  A grant the manager sends itself completes at once:
+ * messages between two nodes arrive in the order they were sent, so
+ * whatever the manager sends the requester later arrives after the grant.
  *
  *   read:  R -READ_REQ-> M -FWD_READ-> O -PAGE(shared)-> R -DONE-> M
- *          (no owner yet: M answers PAGE(shared, zero) itself)
+ *          (M is the owner, or there is none yet: M -PAGE-> R, no DONE)
  *   write: R -WRITE_REQ-> M, M -INV-> each copy holder -INV_ACK-> M,
  *          then M -FWD_WRITE-> O -PAGE(excl)-> R -DONE-> M
- *          (R already has the content: PAGE(excl, nodata) = just unprotect)
+ *          (R already has the content: PAGE(excl, nodata) = just unprotect;
+ *          M is the owner, or there is none, or R is: no DONE)
  *
  * All handlers run with d->lock held.  Messages to self go through a local
  * queue drained by whoever holds the lock, so handlers never recurse.
@@ -64,12 +69,12 @@ static const void *stable_page(struct dsm *d, const uint8_t *pa)
 
 static inline int manager_of(struct dsm *d, uint64_t p)
 {
-    return (int)(p % (uint64_t)d->n);
+    return dsm_home_of(&d->homes, p);
 }
 
 static inline struct dsm_mpage *mpage_of(struct dsm *d, uint64_t p)
 {
-    return &d->mpages[p / (uint64_t)d->n];
+    return &d->mpages[dsm_home_slot(&d->homes, d->self, p)];
 }
 
 static inline uint64_t bit(int node)
@@ -200,9 +205,33 @@ static void drop(struct dsm *d, uint64_t p, uint8_t *pa)
     }
 }
 
+/* The manager sent requester r its grant itself: the request is complete.
+ * Queued locally, so the request ends once the current handler returns,
+ * never inside it (completing starts the next queued request). */
+static void mgr_granted(struct dsm *d, uint64_t p, int r)
+{
+    dsm_send(d, d->self, DSM_MSG_DONE, p, (uint64_t)r, 0, NULL, 0);
+}
+
 /* ---- requester side ------------------------------------------------- */
 
-void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
+/* How a fault was resolved, as the fault_end probe reports it. */
+enum dsm_resolution {
+    DSM_RES_ZERO = 0,       /* never written anywhere: zero page, no data shipped */
+    DSM_RES_DATA = 1,       /* 4 KiB transferred from the sending node */
+    DSM_RES_UPGRADE = 2,    /* S -> M without data (this node held the content) */
+    DSM_RES_LOCAL = 3,      /* resolved on this node without any message */
+};
+
+static int resolution_of(uint32_t page_flags)
+{
+    if (page_flags & DSM_PF_NODATA) {
+        return DSM_RES_UPGRADE;
+    }
+    return (page_flags & DSM_PF_ZERO) ? DSM_RES_ZERO : DSM_RES_DATA;
+}
+
+void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
 {
     int ok;
     uint64_t p = dsm_page_index(d, (void *)addr, &ok);
@@ -232,7 +261,10 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
     int region;
     uint64_t off;
     page_region_offset(d, p, &region, &off);
-    DTRACE_PROBE3(dsm, fault_start, region, off, is_write);
+    /* Counted faults only (the same ones as read_faults + write_faults). */
+    uint64_t in_page = addr & (DSM_PAGE_SIZE - 1);
+    DTRACE_PROBE5(dsm, fault_start, region, off + in_page, is_write, tid,
+                  d->uffd_features.exact_address);
     pg->pending = is_write ? DSM_PEND_WRITE : DSM_PEND_READ;
     pg->fault_start_ns = dsm_now_ns();
     __atomic_fetch_add(&pg->faults, 1, __ATOMIC_RELAXED);
@@ -248,6 +280,39 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write)
     dsm_send(d, mgr, is_write ? DSM_MSG_WRITE_REQ : DSM_MSG_READ_REQ, p, 0, 0, NULL, 0);
 }
 
+/* A Shared copy the manager sent ahead of a read.  Its copyset already
+ * names this node, and anything the manager sends later (an invalidation,
+ * a grant for a fault racing with this) arrives after it. */
+static int on_page_ahead(struct dsm *d, int src, const struct dsm_msg_hdr *h,
+                         const void *payload, char *err, size_t errlen)
+{
+    uint64_t p = h->page;
+    struct dsm_page *pg = &d->pages[p];
+    uint8_t *pa = dsm_page_addr(d, p);
+
+    if (src != manager_of(d, p) || src == d->self) {
+        snprintf(err, errlen, "read-ahead PAGE %llu from node %d, which is not its manager",
+                 (unsigned long long)p, src);
+        return -1;
+    }
+    if (pg->state != DSM_PS_INVALID) {
+        /* a write-update install got here first: it is at least as new */
+        return 0;
+    }
+    if (dsm_uffd_install(d->uffd, pa, payload, 1) < 0) {
+        dsm_logf(d, DSM_LOG_ERROR, "UFFDIO_COPY (read-ahead) page %llu failed",
+                 (unsigned long long)p);
+    }
+    pg->state = DSM_PS_SHARED;
+    DSM_STAT_ADD(d, read_ahead_received, 1);
+    DSM_STAT_ADD(d, pages_received, 1);
+    DTRACE_PROBE2(dsm, page_received, p, src);
+    if (d->cb.page_replaced) {
+        d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
+    }
+    return 0;
+}
+
 static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const void *payload,
                    char *err, size_t errlen)
 {
@@ -257,6 +322,9 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
     uint32_t f = h->flags;
     int want_write = pg->pending == DSM_PEND_WRITE;
 
+    if (f & DSM_PF_AHEAD) {
+        return on_page_ahead(d, src, h, payload, err, errlen);
+    }
     if (!pg->pending || want_write != !!(f & DSM_PF_EXCL)) {
         snprintf(err, errlen, "PAGE %llu (flags 0x%x) does not match a request in flight",
                  (unsigned long long)p, f);
@@ -288,7 +356,7 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
             DSM_STAT_ADD(d, zero_page_installs, 1);
         } else {
             DSM_STAT_ADD(d, pages_received, 1);
-            DTRACE_PROBE3(dsm, page_transfer, p, src, 0);
+            DTRACE_PROBE2(dsm, page_received, p, src);
         }
         if (d->cb.page_replaced) {
             d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
@@ -304,14 +372,57 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
     int region;
     uint64_t off;
     page_region_offset(d, p, &region, &off);
-    DTRACE_PROBE4(dsm, fault_end, region, off, want_write, lat);
+    DTRACE_PROBE6(dsm, fault_end, region, off, want_write, lat, resolution_of(f), src);
     pg->pending = DSM_PEND_NONE;
     track_del(d, p);
-    dsm_send(d, manager_of(d, p), DSM_MSG_DONE, p, 0, 0, NULL, 0);
+    int mgr = manager_of(d, p);
+    if (src != mgr) {
+        /* A local DONE names its requester (arg); a remote one is its sender. */
+        dsm_send(d, mgr, DSM_MSG_DONE, p, mgr == d->self ? (uint64_t)d->self : 0, 0, NULL, 0);
+    }
     return 0;
 }
 
 /* ---- owner / copy holder side --------------------------------------- */
+
+/* This node owns and manages p and just granted reader r a copy: send r
+ * the next pages in the same way while they are idle here (no request in
+ * flight or queued), owned and managed here, not yet r's, and have never
+ * lost a copy on this node (a page that did is contended: sending it
+ * ahead would only add invalidations). */
+static void mgr_read_ahead(struct dsm *d, uint64_t p, int r)
+{
+    int ok;
+    uint8_t *pa = dsm_page_addr(d, p);
+    for (unsigned i = 1; i <= d->cfg.read_ahead_pages; i++) {
+        uint64_t q = p + i;
+        uint8_t *qa = pa + (size_t)i * DSM_PAGE_SIZE;
+        if (q >= d->total_pages || dsm_page_index(d, qa, &ok) != q || !ok ||
+            manager_of(d, q) != d->self) {
+            return;    /* end of the region, or of this node's home range */
+        }
+        struct dsm_page *qg = &d->pages[q];
+        struct dsm_mpage *mq = mpage_of(d, q);
+        if (mq->op || mq->owner != d->self || (mq->copyset & bit(r)) ||
+            qg->state == DSM_PS_INVALID || qg->pending || qg->invalidations ||
+            qg->policy == DSM_POLICY_WRITE_UPDATE) {
+            continue;
+        }
+        if (!memcmp(qa, zero_page, DSM_PAGE_SIZE)) {
+            continue;  /* likely never used: the reader would not want it either */
+        }
+        if (qg->state == DSM_PS_MODIFIED) {
+            protect(d, q, qa);
+            qg->state = DSM_PS_SHARED;
+        }
+        dsm_send(d, r, DSM_MSG_PAGE, q, 0, DSM_PF_SHARED | DSM_PF_AHEAD | DSM_PF_REMOTE,
+                 stable_page(d, qa), DSM_PAGE_SIZE);
+        mq->copyset |= bit(r) | bit(d->self);
+        DSM_STAT_ADD(d, pages_sent, 1);
+        DSM_STAT_ADD(d, read_ahead_sent, 1);
+        DTRACE_PROBE2(dsm, page_sent, q, r);
+    }
+}
 
 static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t errlen)
 {
@@ -329,12 +440,17 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         protect(d, p, pa);
         pg->state = DSM_PS_SHARED;
     }
+    int is_mgr = manager_of(d, p) == d->self;
     if (h->type == DSM_MSG_FWD_READ) {
         /* Sent straight from the now read-only page (no staging copy). */
         dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_SHARED | DSM_PF_REMOTE, stable_page(d, pa),
                  DSM_PAGE_SIZE);
         DSM_STAT_ADD(d, pages_sent, 1);
-        DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
+        DTRACE_PROBE2(dsm, page_sent, p, to);
+        if (is_mgr) {
+            mgr_granted(d, p, to);
+            mgr_read_ahead(d, p, to);
+        }
         return 0;
     }
     if (h->flags & DSM_PF_NODATA) {
@@ -344,13 +460,16 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         dsm_send(d, to, DSM_MSG_PAGE, p, 0, DSM_PF_EXCL | DSM_PF_REMOTE, stable_page(d, pa),
                  DSM_PAGE_SIZE);
         DSM_STAT_ADD(d, pages_sent, 1);
-        DTRACE_PROBE3(dsm, page_transfer, p, to, 1);
+        DTRACE_PROBE2(dsm, page_sent, p, to);
     }
     /* Only after the content left (send copied it): drop the page. */
     drop(d, p, pa);
     pg->state = DSM_PS_INVALID;
     if (d->cb.page_replaced) {
         d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
+    }
+    if (is_mgr) {
+        mgr_granted(d, p, to);
     }
     return 0;
 }
@@ -393,6 +512,10 @@ static void wu_install(struct dsm *d, uint64_t p, const void *content)
     }
     pg->state = DSM_PS_SHARED;
     DSM_STAT_ADD(d, wu_pages_replaced, 1);
+    int region;
+    uint64_t off;
+    page_region_offset(d, p, &region, &off);
+    DTRACE_PROBE2(dsm, write_update, region, off);
     if (d->cb.page_replaced) {
         d->cb.page_replaced(d->cb.opaque, pa, DSM_PAGE_SIZE);
     }
@@ -450,6 +573,7 @@ static void mgr_write_proceed(struct dsm *d, uint64_t p)
         uint32_t f = DSM_PF_EXCL | (has_copy ? DSM_PF_NODATA : DSM_PF_ZERO) |
                      (op->remote ? DSM_PF_REMOTE : 0);
         dsm_send(d, r, DSM_MSG_PAGE, p, 0, f, NULL, 0);
+        mgr_granted(d, p, r);
     } else {
         dsm_send(d, mp->owner, DSM_MSG_FWD_WRITE, p, (uint64_t)r,
                  has_copy ? DSM_PF_NODATA : 0, NULL, 0);
@@ -487,6 +611,7 @@ static void mgr_start(struct dsm *d, uint64_t p)
             /* Never written anywhere: no content to ship. */
             dsm_send(d, r, DSM_MSG_PAGE, p, 0,
                      DSM_PF_SHARED | DSM_PF_ZERO | (r != d->self ? DSM_PF_REMOTE : 0), NULL, 0);
+            mgr_granted(d, p, r);
         } else if (mp->owner == r) {
             dsm_logf(d, DSM_LOG_ERROR, "node %d asks to read page %llu it owns", r,
                      (unsigned long long)p);
@@ -629,6 +754,9 @@ int dsm_dispatch(struct dsm *d, int src, const struct dsm_msg_hdr *h, const void
     case DSM_MSG_DONE:
         mp = mpage_of(d, p);
         op = mp->op;
+        if (src == d->self) {
+            src = (int)h->arg;    /* local: a grant the manager sent, or its own fault's */
+        }
         if (!op || op->requester != src || op->type == DSM_MSG_WU_REQ ||
             (op->type == DSM_MSG_WRITE_REQ && op->acks)) {
             snprintf(err, errlen, "DONE for page %llu from node %d without its request",

@@ -118,7 +118,8 @@ int dsm_msg_validate(const struct dsm_msg_hdr *h, int peer,
     case DSM_MSG_READ_REQ: case DSM_MSG_WRITE_REQ: case DSM_MSG_DONE:
     case DSM_MSG_INV_ACK: case DSM_MSG_WU_REQ: case DSM_MSG_FETCH_REPLY:
     case DSM_MSG_WU_ACK:
-        if ((int)(h->page % (uint64_t)lim->num_nodes) != lim->self) {
+        if ((lim->homes ? dsm_home_of(lim->homes, h->page)
+                        : (int)(h->page % (uint64_t)lim->num_nodes)) != lim->self) {
             snprintf(err, errlen, "%s: page %llu is not managed by node %d", name,
                      (unsigned long long)h->page, lim->self);
             return -1;
@@ -144,7 +145,8 @@ int dsm_msg_validate(const struct dsm_msg_hdr *h, int peer,
         int kinds = !!(f & DSM_PF_SHARED) + !!(f & DSM_PF_EXCL);
         if ((f & ~DSM_PF_MASK) || kinds != 1 ||
             ((f & DSM_PF_ZERO) && (f & DSM_PF_NODATA)) ||
-            ((f & DSM_PF_NODATA) && !(f & DSM_PF_EXCL))) {
+            ((f & DSM_PF_NODATA) && !(f & DSM_PF_EXCL)) ||
+            ((f & DSM_PF_AHEAD) && (f & (DSM_PF_EXCL | DSM_PF_ZERO)))) {
             snprintf(err, errlen, "PAGE: invalid flags 0x%x", f);
             return -1;
         }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "dsm.h"
+#include "home.h"
 
 #define DSM_MSG_MAGIC 0x4d53u   /* "SM" */
 
@@ -45,7 +46,8 @@ enum dsm_msg_type {
 #define DSM_PF_ZERO    0x4u   /* never written anywhere: install zeroes */
 #define DSM_PF_NODATA  0x8u   /* requester already has the content: unprotect */
 #define DSM_PF_REMOTE  0x10u  /* resolution involved another node (statistics) */
-#define DSM_PF_MASK    0x1fu
+#define DSM_PF_AHEAD   0x20u  /* read-ahead: shared copy nobody asked for, from the manager */
+#define DSM_PF_MASK    0x3fu
 
 struct dsm_msg_hdr {
     uint16_t magic;
@@ -65,6 +67,7 @@ struct dsm_proto_limits {
     int self;
     int num_nodes;
     uint64_t total_pages;
+    const struct dsm_home_map *homes;   /* NULL: every page interleaved (p % n) */
 };
 
 const char *dsm_msg_type_name(unsigned type);

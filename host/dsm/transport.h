@@ -17,6 +17,11 @@
 
 struct dsm_transport;
 
+/* Time a peer that is not authenticated yet gets to finish the handshake
+ * once it connected (at most the time left to connect).  Nodes send their
+ * hellos at once, so a real peer needs milliseconds. */
+#define DSM_HS_TIMEOUT_MS 5000
+
 struct dsm_transport_hooks {
     void *ctx;
     int (*deliver)(void *ctx, int src, const struct dsm_msg_hdr *h, const void *payload,

@@ -78,6 +78,8 @@ struct shm_transport {
     struct shm_peer peers[DSM_MAX_NODES];
     /* setup-time handshake cursor */
     int hs_peer;
+    long long hs_deadline;
+    char hs_why[128];            /* why the last handshake read failed */
 };
 
 static struct shm_file_hdr *file_hdr(struct shm_transport *t)
@@ -341,13 +343,18 @@ static int hs_recv(void *opaque, void *buf, size_t len)
 {
     struct shm_transport *t = opaque;
     struct shm_node_slot *me = &file_hdr(t)->nodes[t->base.params.hs.self];
-    long long deadline = dsm_now_ms() + t->base.params.connect_timeout_ms;
     for (;;) {
         const uint8_t *rec;
         unsigned seq = atomic_load(&me->doorbell);
         long got = ring_peek(t, t->hs_peer, &rec);
-        if (got < 0 || (got > 0 && (size_t)got != len)) {
-            return -1;
+        if (got < 0) {
+            snprintf(t->hs_why, sizeof(t->hs_why), "corrupt ring");
+            return DSM_HS_IO_CLOSED;
+        }
+        if (got > 0 && (size_t)got != len) {
+            snprintf(t->hs_why, sizeof(t->hs_why), "a record of %ld bytes where the handshake "
+                     "expects %zu", got, len);
+            return DSM_HS_IO_CLOSED;
         }
         if (got > 0) {
             memcpy(buf, rec, len);
@@ -355,8 +362,13 @@ static int hs_recv(void *opaque, void *buf, size_t len)
             return 0;
         }
         int pid = atomic_load(&file_hdr(t)->nodes[t->hs_peer].pid);
-        if (dsm_now_ms() > deadline || (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)) {
-            return -1;   /* timed out, or the peer exited during the handshake */
+        if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH) {
+            snprintf(t->hs_why, sizeof(t->hs_why), "process %d exited", pid);
+            return DSM_HS_IO_CLOSED;
+        }
+        if (dsm_now_ms() > t->hs_deadline) {
+            snprintf(t->hs_why, sizeof(t->hs_why), "nothing sent in time");
+            return DSM_HS_IO_TIMEOUT;
         }
         atomic_store(&me->waiting, 1);
         futex_wait(&me->doorbell, seq, 10);
@@ -452,6 +464,103 @@ static int open_file(struct shm_transport *t, char *err, size_t errlen)
     }
 }
 
+/* Handshake with a lower-numbered node, which waits for us: a refusal is final. */
+static int join_peer(struct shm_transport *t, int j, long long deadline, char *err,
+                     size_t errlen)
+{
+    struct dsm_hs_io io = { .opaque = t, .send = hs_send, .recv = hs_recv };
+    char why[256];
+    t->hs_peer = j;
+    t->hs_deadline = deadline;
+    t->hs_why[0] = 0;
+    int rc = dsm_handshake(&t->base.params.hs, &io, j, why, sizeof(why));
+    if (rc != j) {
+        snprintf(err, errlen, "handshake with node %d over %s: %s%s%s", j, t->path, why,
+                 rc == DSM_HS_LOST && t->hs_why[0] ? ": " : "",
+                 rc == DSM_HS_LOST ? t->hs_why : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* Empties both rings between this node and slot j after a refused
+ * participant, so that the next one starts from a clean pair.  First lets
+ * the refused one read the refusal (it names the reason), for a second at
+ * most, unless it exits. */
+static void reset_pair(struct shm_transport *t, int j, int pid)
+{
+    int self = t->base.params.hs.self;
+    struct shm_ring_ctl *in = ring(t, j, self), *out = ring(t, self, j);
+    long long until = dsm_now_ms() + 1000;
+    while (atomic_load(&out->head) != atomic_load(&out->tail) && dsm_now_ms() < until &&
+           !(kill(pid, 0) < 0 && errno == ESRCH)) {
+        struct timespec ts = { 0, 2 * 1000 * 1000 };   /* setup-time wait only */
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&in->head, atomic_load(&in->tail));
+    atomic_store(&out->head, atomic_load(&out->tail));
+}
+
+/* Waits for a process to attach as node j (a pid other than `refused`). */
+static int wait_attach(struct shm_transport *t, int j, int refused, long long deadline)
+{
+    for (;;) {
+        int pid = atomic_load(&file_hdr(t)->nodes[j].pid);
+        if (pid > 0 && pid != refused) {
+            return pid;
+        }
+        if (dsm_now_ms() > deadline) {
+            return -1;
+        }
+        struct timespec ts = { 0, 5 * 1000 * 1000 };   /* setup-time wait only */
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Handshake with a higher-numbered node, which this node waits for.  Any
+ * process that can open the file may attach in its slot; one that fails
+ * the handshake (another secret, version or layout, bad records, silence
+ * for DSM_HS_TIMEOUT_MS, exit) is refused and logged with its pid, the
+ * rings of the slot are emptied, and the node waits for the next one
+ * until the connect deadline. */
+static int admit_peer(struct shm_transport *t, int j, long long deadline, char *err,
+                      size_t errlen)
+{
+    struct dsm_hs_io io = { .opaque = t, .send = hs_send, .recv = hs_recv };
+    int refused_pid = 0, refused = 0;
+    char why[256], last[420] = "";
+    for (;;) {
+        int pid = wait_attach(t, j, refused_pid, deadline);
+        if (pid < 0) {
+            int k = snprintf(err, errlen, "timed out after %d ms waiting for node %d to attach "
+                             "to %s", t->base.params.connect_timeout_ms, j, t->path);
+            if (refused && k >= 0 && (size_t)k < errlen) {
+                snprintf(err + k, errlen - (size_t)k, " (%d participant(s) refused, the last "
+                         "%s)", refused, last);
+            }
+            return -1;
+        }
+        t->hs_peer = j;
+        t->hs_deadline = dsm_now_ms() + DSM_HS_TIMEOUT_MS;
+        if (t->hs_deadline > deadline) {
+            t->hs_deadline = deadline;
+        }
+        t->hs_why[0] = 0;
+        int rc = dsm_handshake(&t->base.params.hs, &io, j, why, sizeof(why));
+        if (rc == j) {
+            return 0;
+        }
+        refused++;
+        snprintf(last, sizeof(last), "pid %d: %s%s%s", pid, why,
+                 rc == DSM_HS_LOST && t->hs_why[0] ? ": " : "",
+                 rc == DSM_HS_LOST ? t->hs_why : "");
+        refused_pid = pid;
+        reset_pair(t, j, pid);
+        dsm_transport_logf(&t->base, DSM_LOG_WARN, "refused participant for node %d on %s, %s",
+                           j, t->path, last);
+    }
+}
+
 static int shm_start(struct dsm_transport *base, char *err, size_t errlen)
 {
     struct shm_transport *t = (struct shm_transport *)base;
@@ -470,15 +579,13 @@ static int shm_start(struct dsm_transport *base, char *err, size_t errlen)
     atomic_store(&me->pid, (int)getpid());
     atomic_store(&me->attached, 1);
 
+    long long deadline = dsm_now_ms() + p->connect_timeout_ms;
     for (int j = 0; j < n; j++) {
         if (j == self) {
             continue;
         }
-        t->hs_peer = j;
-        struct dsm_hs_io io = { t, hs_send, hs_recv };
-        char why[256];
-        if (dsm_handshake(&p->hs, &io, j, why, sizeof(why)) < 0) {
-            snprintf(err, errlen, "handshake with node %d over %s: %s", j, t->path, why);
+        if ((j < self ? join_peer(t, j, deadline, err, errlen) :
+             admit_peer(t, j, deadline, err, errlen)) < 0) {
             if (self == 0) {
                 unlink(t->path);   /* this cluster will not form: leave nothing behind */
             }

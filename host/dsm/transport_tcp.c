@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "transport.h"
+#include "transport_tcp.h"
 
 #define TCP_RBUF_SIZE (512u * 1024u)
 #define TCP_SOCKBUF   (4 * 1024 * 1024)
@@ -95,42 +96,6 @@ static void tune_socket(int fd)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 }
 
-static int hs_send(void *opaque, const void *buf, size_t len)
-{
-    int fd = *(int *)opaque;
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            return -1;
-        }
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
-static int hs_recv(void *opaque, void *buf, size_t len)
-{
-    int fd = *(int *)opaque;
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t r = recv(fd, p, len, 0);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            return -1;
-        }
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
 static int open_listener(struct tcp_transport *t, char *err, size_t errlen)
 {
     const struct dsm_transport_params *p = &t->base.params;
@@ -161,91 +126,59 @@ static int open_listener(struct tcp_transport *t, char *err, size_t errlen)
     return 0;
 }
 
+/* Connects to node j and authenticates, again and again until the
+ * deadline while the attempt ends before a verdict: the peer is not
+ * listening yet, or it pushed this attempt out during a flood of bad
+ * connections.  A refusal (a verdict) is final. */
 static int connect_peer(struct tcp_transport *t, int j, long long deadline, char *err,
                         size_t errlen)
 {
     const struct dsm_transport_params *p = &t->base.params;
     struct addrinfo *ai;
+    char why[256] = "";
     if (resolve(p->tcp_addrs[j], &ai, err, errlen) < 0) {
         return -1;
     }
-    int fd = -1;
-    for (;;) {
-        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    for (int attempt = 0;; attempt++) {
+        if (attempt) {
+            /* setup-time retry, not a data path */
+            struct timespec ts = { 0, 20 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+        if (dsm_now_ms() >= deadline) {
+            snprintf(err, errlen, "cannot connect to node %d at %s within %d ms: %s", j,
+                     p->tcp_addrs[j], p->connect_timeout_ms, why[0] ? why : "no answer");
+            break;
+        }
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             snprintf(err, errlen, "socket: %s", strerror(errno));
             break;
         }
         tune_socket(fd);
         set_timeouts(fd, p->connect_timeout_ms);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-            break;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            snprintf(why, sizeof(why), "%s", strerror(errno));
+            close(fd);
+            continue;
         }
-        int e = errno;
+        struct tcp_hs_conn conn = { fd, deadline };
+        struct dsm_hs_io io = { .opaque = &conn, .send = tcp_hs_send, .recv = tcp_hs_recv };
+        int rc = dsm_handshake(&p->hs, &io, j, why, sizeof(why));
+        if (rc == j) {
+            t->peers[j].fd = fd;
+            freeaddrinfo(ai);
+            return 0;
+        }
         close(fd);
-        fd = -1;
-        if (dsm_now_ms() >= deadline) {
-            snprintf(err, errlen, "cannot connect to node %d at %s within %d ms: %s", j,
-                     p->tcp_addrs[j], p->connect_timeout_ms, strerror(e));
+        if (rc != DSM_HS_LOST) {
+            snprintf(err, errlen, "handshake with node %d (%s): %s", j, p->tcp_addrs[j], why);
             break;
         }
-        /* The peer is not listening yet: setup-time retry, not a data path. */
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        dsm_transport_logf(&t->base, DSM_LOG_INFO, "connecting to node %d again: %s", j, why);
     }
     freeaddrinfo(ai);
-    if (fd < 0) {
-        return -1;
-    }
-    struct dsm_hs_io io = { &fd, hs_send, hs_recv };
-    char why[256];
-    if (dsm_handshake(&p->hs, &io, j, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "handshake with node %d (%s): %s", j, p->tcp_addrs[j], why);
-        close(fd);
-        return -1;
-    }
-    t->peers[j].fd = fd;
-    return 0;
-}
-
-static int accept_peer(struct tcp_transport *t, long long deadline, char *err, size_t errlen)
-{
-    const struct dsm_transport_params *p = &t->base.params;
-    for (;;) {
-        long long left = deadline - dsm_now_ms();
-        if (left <= 0) {
-            snprintf(err, errlen, "timed out after %d ms waiting for higher-numbered nodes "
-                     "to connect", p->connect_timeout_ms);
-            return -1;
-        }
-        struct pollfd pfd = { t->listen_fd, POLLIN, 0 };
-        int r = poll(&pfd, 1, (int)left);
-        if (r <= 0) {
-            continue;
-        }
-        int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            continue;
-        }
-        tune_socket(fd);
-        set_timeouts(fd, p->connect_timeout_ms);
-        struct dsm_hs_io io = { &fd, hs_send, hs_recv };
-        char why[256];
-        int peer = dsm_handshake(&p->hs, &io, -1, why, sizeof(why));
-        if (peer < 0) {
-            snprintf(err, errlen, "handshake with an incoming connection: %s", why);
-            close(fd);
-            return -1;
-        }
-        if (peer < p->hs.self || t->peers[peer].fd >= 0) {
-            snprintf(err, errlen, "node %d connected unexpectedly (duplicate or wrong direction)",
-                     peer);
-            close(fd);
-            return -1;
-        }
-        t->peers[peer].fd = fd;
-        return 0;
-    }
+    return -1;
 }
 
 static void peer_fail(struct tcp_transport *t, int j, const char *reason)
@@ -353,9 +286,19 @@ static int tcp_start(struct dsm_transport *base, char *err, size_t errlen)
             return -1;
         }
     }
-    for (int j = p->hs.self + 1; j < p->hs.num_nodes; j++) {
-        if (accept_peer(t, deadline, err, errlen) < 0) {
+    if (p->hs.self + 1 < p->hs.num_nodes) {
+        int fds[DSM_MAX_NODES];
+        for (int j = 0; j < DSM_MAX_NODES; j++) {
+            fds[j] = -1;
+        }
+        if (tcp_accept_peers(base, t->listen_fd, fds, deadline, err, errlen) < 0) {
             return -1;
+        }
+        for (int j = p->hs.self + 1; j < p->hs.num_nodes; j++) {
+            /* handshakes ran non-blocking; the data path blocks with timeouts */
+            fcntl(fds[j], F_SETFL, fcntl(fds[j], F_GETFL) & ~O_NONBLOCK);
+            tune_socket(fds[j]);
+            t->peers[j].fd = fds[j];
         }
     }
     if (t->listen_fd >= 0) {

@@ -20,6 +20,9 @@
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
 #define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
 #endif
+#ifndef UFFD_FEATURE_EXACT_ADDRESS
+#define UFFD_FEATURE_EXACT_ADDRESS (1 << 11)
+#endif
 
 static int uffd_api(int fd, uint64_t features, uint64_t *avail)
 {
@@ -33,7 +36,7 @@ static int uffd_api(int fd, uint64_t features, uint64_t *avail)
     return 0;
 }
 
-int dsm_uffd_open(int *has_wp_unpopulated, char *err, size_t errlen)
+int dsm_uffd_open(struct dsm_uffd_features *got, char *err, size_t errlen)
 {
     /* UFFDIO_API may be issued once per fd: probe features on a scratch fd. */
     uint64_t avail = 0;
@@ -49,8 +52,13 @@ int dsm_uffd_open(int *has_wp_unpopulated, char *err, size_t errlen)
         return -1;
     }
     close(fd);
-    uint64_t want = avail & UFFD_FEATURE_WP_UNPOPULATED;
-    *has_wp_unpopulated = want != 0;
+    /* Exact addresses and thread ids cost nothing and let probes name the
+     * faulting byte and vCPU thread. */
+    uint64_t want = avail & (UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_EXACT_ADDRESS |
+                             UFFD_FEATURE_THREAD_ID);
+    got->wp_unpopulated = (want & UFFD_FEATURE_WP_UNPOPULATED) != 0;
+    got->exact_address = (want & UFFD_FEATURE_EXACT_ADDRESS) != 0;
+    got->thread_id = (want & UFFD_FEATURE_THREAD_ID) != 0;
     fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 || uffd_api(fd, want, NULL) < 0) {
         snprintf(err, errlen, "userfaultfd/UFFDIO_API: %s", strerror(errno));
@@ -151,4 +159,27 @@ int dsm_uffd_wake(int uffd, void *page)
 int dsm_uffd_drop(void *page)
 {
     return madvise(page, DSM_PAGE_SIZE, MADV_DONTNEED);
+}
+
+int dsm_uffd_zero_range(int uffd, void *base, size_t len)
+{
+    struct uffdio_zeropage z = {
+        .range = { .start = (uintptr_t)base, .len = len },
+        .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE,
+    };
+    for (int tries = 0; tries < UFFD_EAGAIN_TRIES; tries++) {
+        z.zeropage = 0;
+        if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) == 0) {
+            return 0;
+        }
+        if (errno != EAGAIN) {
+            return -1;
+        }
+        /* partially done (z.zeropage bytes): go on from there */
+        if (z.zeropage > 0) {
+            z.range.start += (uint64_t)z.zeropage;
+            z.range.len -= (uint64_t)z.zeropage;
+        }
+    }
+    return -1;
 }

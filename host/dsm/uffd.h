@@ -5,10 +5,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct dsm_uffd_features {
+    int wp_unpopulated;     /* WP also marks pages never populated */
+    int exact_address;      /* fault addresses keep their in-page offset */
+    int thread_id;          /* fault messages carry the faulting thread id */
+};
+
 /* Opens a userfaultfd that also catches kernel-mode accesses (no
- * UFFD_USER_MODE_ONLY), with WP_UNPOPULATED when the kernel has it.
- * Returns fd or -1 (err set). */
-int dsm_uffd_open(int *has_wp_unpopulated, char *err, size_t errlen);
+ * UFFD_USER_MODE_ONLY), with WP_UNPOPULATED, EXACT_ADDRESS and THREAD_ID
+ * when the kernel has them (*got says which). Returns fd or -1 (err set). */
+int dsm_uffd_open(struct dsm_uffd_features *got, char *err, size_t errlen);
 
 /* MADV_NOHUGEPAGE, discard content, register MISSING|WP. */
 int dsm_uffd_register(int uffd, void *base, size_t len, char *err, size_t errlen);
@@ -23,6 +29,10 @@ int dsm_uffd_install(int uffd, void *page, const void *src, int wp);
 int dsm_uffd_wp(int uffd, void *page, int protect);
 
 int dsm_uffd_wake(int uffd, void *page);
+
+/* Maps [base, base+len) to the zero page, writable (a write makes a private
+ * copy in the kernel, without a fault here).  0 or -1. */
+int dsm_uffd_zero_range(int uffd, void *base, size_t len);
 
 /* Drops a page: the next access faults as missing. */
 int dsm_uffd_drop(void *page);

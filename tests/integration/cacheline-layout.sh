@@ -2,6 +2,7 @@
 # With the 4 KB cache-line option, the hot objects named by the seed analysis (jiffies, the
 # HPET clocksource lock, rcu_state) sit on pages of their own in the tuned kernel, and do not
 # in the stock one.
+# time-limit: 60: reads System.map files
 set -euo pipefail
 echo "== tuned"
 bash guest-kernel-patches/check-cacheline.sh build/guest/tuned/System.map build/guest/tuned/vmlinux

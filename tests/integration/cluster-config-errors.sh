@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# A bad cluster description is refused before anything starts, with a message saying what is wrong.
+# A bad cluster description is refused before anything starts, with a message saying what is wrong,
+# by QEMU and by the launcher's parser (host/launcher/dsmvm_cluster.py) alike.
+# time-limit: 300: several QEMU starts that must fail at once (30 s each at most)
 . tests/lib.sh
 Q=build/qemu/qemu-system-x86_64
 dir=build/test-runs/cluster-errors; rm -rf "$dir"; mkdir -p "$dir"
@@ -14,6 +16,9 @@ check() {
     echo "[$rc] $out"
     [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "accepted: $text"
     grep -q -- "$want" <<< "$out" || fail "expected '$want' for: $text"
+    out=$(python3 host/launcher/dsmvm_cluster.py check "$dir/c.conf" 2>&1) \
+        && fail "dsmvm_cluster.py accepted: $text"
+    grep -q -- "$want" <<< "$out" || fail "dsmvm_cluster.py: expected '$want', got: $out"
 }
 good='[node0]\naddress = 127.0.0.1:7370\ncpus = 0\n[node1]\naddress = 127.0.0.1:7371\ncpus = 1\n'
 check 'secret of at least 8' "[cluster]\n$good"

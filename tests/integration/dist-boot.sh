@@ -2,6 +2,7 @@
 # Stock and tuned guests boot on 2 nodes x 1 vCPU; the guest sees 2 CPUs, a program pinned
 # to each CPU runs there, poweroff ends both nodes with status 0, and node 1's counters
 # prove its vCPU executed (its own DSM faults and forwarded I/O).
+# time-limit: 660: two 2-node boots, the launcher stops each at 300 s
 . tests/lib.sh
 for v in stock tuned; do
     launch boot-$v --nodes 2 --variant $v --workload pinned --timeout 300 || fail "$v: launcher failed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Guest coherence checks (atomic counter, mutex-protected counter, message passing) with a
 # thread on every CPU, 3 nodes x 1 vCPU: exact totals, no violation.
+# time-limit: 660: one 3-node run, the launcher stops it at 600 s
 . tests/lib.sh
 launch coherence-3 --nodes 3 --variant tuned --workload coherence --args 1333 --timeout 600 \
     || fail "launcher failed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Guest coherence checks (atomic counter, mutex-protected counter, message passing) with a
 # thread on every CPU, 4 nodes x 1 vCPU: exact totals, no violation.
+# time-limit: 660: one 4-node run, the launcher stops it at 600 s
 . tests/lib.sh
 launch coherence-4 --nodes 4 --variant tuned --workload coherence --args 1000 --timeout 600 \
     || fail "launcher failed"

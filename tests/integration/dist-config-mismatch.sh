@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Nodes started with a different -m, or a different machine type, are refused at connect
 # time with a message naming the difference; both exit non-zero and neither hangs.
+# time-limit: 120: two nodes that must refuse each other at connect time
 . tests/lib.sh
 Q=build/qemu/qemu-system-x86_64
 dir=build/test-runs/mismatch; rm -rf "$dir"; mkdir -p "$dir"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # A process on node 1's CPU reads a virtio disk hosted on node 0; the checksum matches the host's.
+# time-limit: 360: one 2-node run, the launcher stops it at 300 s
 . tests/lib.sh
 img=build/test-data/disk.img
 mkdir -p build/test-data

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # kill -9 of node 1 mid-run: node 0 stops with a clear error within 5 s, no process is left
 # behind, and the launcher exits non-zero.
+# time-limit: 360: one 2-node run killed midway, the launcher stops it at 300 s
 . tests/lib.sh
 RUN=$PWD/build/test-runs/kill   # absolute: the node command lines name it so
 rm -rf "$RUN"; mkdir -p build/test-runs

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The same guest on 2 nodes over the shared-memory transport, and over TCP with each node in
 # its own network namespace (veth pairs and a bridge); no namespace is left behind.
+# time-limit: 660: two 2-node runs, the launcher stops each at 300 s
 . tests/lib.sh
 launch shm --nodes 2 --variant stock --workload pinned --transport shm --timeout 300 \
     || fail "shm transport: launcher failed"

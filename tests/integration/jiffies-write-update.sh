@@ -2,6 +2,7 @@
 # On 2 nodes the tuned guest detects the host and keeps the jiffies page write-update: its
 # page takes (almost) no DSM faults and no invalidations on any node, while in the stock guest
 # the jiffies page is among the hottest pages.
+# time-limit: 660: two 2-node runs, the launcher stops each at 300 s
 . tests/lib.sh
 launch jiffies-stock --nodes 2 --variant stock --workload hello --watch jiffies_64 --timeout 300 \
     || fail "stock: launcher failed"

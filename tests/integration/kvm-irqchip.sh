@@ -2,6 +2,7 @@
 # KVM path: a distributed node under KVM is refused with a clear message unless the
 # interrupt controller is in userspace (kernel-irqchip=off). Needs a usable /dev/kvm to get
 # that far; without one the check cannot run here and the test skips, saying so.
+# time-limit: 120: QEMU starts that must fail at once
 . tests/lib.sh
 Q=build/qemu/qemu-system-x86_64
 "$Q" -accel help | grep -qx kvm || fail "KVM is not compiled in"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Our QEMU is 10.0 and has both accelerators compiled in: KVM (real hosts) and TCG (here).
+# time-limit: 60: asks QEMU for its accelerators and version
 set -euo pipefail
 QEMU=build/qemu/qemu-system-x86_64
 version=$("$QEMU" --version | head -n 1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tuned kernel on one plain QEMU process (no dsmvm-node, so no CPUID leaves and no
 # doorbell) detects no host, uses none of its features, and runs like the stock kernel.
+# time-limit: 360: one TCG boot; run-guest.sh stops it at 300 s
 set -euo pipefail
 log=build/test-logs/tuned-without-host.serial
 bash scripts/run-guest.sh --variant tuned --workload coherence --args 5000 --smp 2 --timeout 300 --log "$log"

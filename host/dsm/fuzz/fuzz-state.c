@@ -96,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.num_nodes = n;
     cfg.transport = DSM_TRANSPORT_SHM;
     cfg.shm_name = "unused";
+    cfg.read_ahead_pages = 3;    /* reach the read-ahead paths too */
     struct dsm_callbacks cb = { .log = quiet };
     struct dsm *d = dsm_create(&cfg, &cb, err, sizeof(err));
     if (!d) {
@@ -122,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int is_write = data[off + 1] & 1;
             off += 2;
             pthread_mutex_lock(&d->lock);
-            dsm_handle_fault(d, addr, is_write);
+            dsm_handle_fault(d, addr, is_write, 0);
             dsm_drain_local(d);
             pthread_mutex_unlock(&d->lock);
             continue;

@@ -90,6 +90,11 @@ struct dsm_config {
     int connect_timeout_ms;        /* default 10000 */
     int request_timeout_ms;        /* a fault waiting longer is a failure; default 10000 */
     enum dsm_log_level log_level;  /* default DSM_LOG_WARN */
+    /* Read-ahead: when a node owns and manages a page another node reads,
+     * it also sends (Shared) up to this many following pages it owns and
+     * manages that are idle and not in the reader's copyset, skipping pages
+     * that ever lost a copy here (contended).  0 (default) = off. */
+    unsigned read_ahead_pages;
 };
 
 struct dsm_stats {
@@ -109,6 +114,8 @@ struct dsm_stats {
     uint64_t wu_updates;           /* dsm_write_update() pages completed by this node */
     uint64_t wu_pages_replaced;    /* write-update installs on this node */
     uint64_t wu_fallbacks;         /* plain stores into write-update pages */
+    uint64_t read_ahead_sent;      /* pages sent ahead of a read (no fault asked for them) */
+    uint64_t read_ahead_received;  /* of those, installed here */
     uint64_t app_sent;
     uint64_t app_received;
     uint64_t fault_latency_ns[DSM_LAT_BUCKETS];
@@ -124,8 +131,16 @@ struct dsm *dsm_create(const struct dsm_config *cfg,
 /* Registers [base, base+size) (page aligned, anonymous private memory).
  * Its current content is discarded: initially no node holds any page.
  * Must be called in the same order with the same sizes on every node,
- * before dsm_start(). */
+ * before dsm_start().  The region's pages are managed interleaved over
+ * the nodes (page p by node p % n).  0, or -1 with errno. */
 int dsm_add_region(struct dsm *d, void *base, size_t size);
+
+#define DSM_HOME_INTERLEAVE (-1)
+/* The same, with every page of the region managed by node `home` (or
+ * DSM_HOME_INTERLEAVE).  Give each node the memory its own vCPUs use
+ * (the guest's NUMA node): faults on it then stay on that node.  Every
+ * node must register the same homes. */
+int dsm_add_region_home(struct dsm *d, void *base, size_t size, int home);
 
 /* Connects to every peer, runs the authenticated handshake, starts the
  * fault and receive threads.  Returns 0, or -1 with a message in err. */

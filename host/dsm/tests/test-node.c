@@ -39,8 +39,12 @@ static struct {
     int ready_fd;
     int verbose;
     int default_handler;   /* leave peer_failed unset: library default (exit 1) */
+    int homed;             /* region i managed by node i % n instead of interleaved */
+    unsigned read_ahead;   /* dsm_config.read_ahead_pages */
     const char *secret;
-} opt = { .threads = 2, .listen_fd = -1, .ready_fd = -1, .secret = "test-secret" };
+    int connect_timeout_ms;
+} opt = { .threads = 2, .listen_fd = -1, .ready_fd = -1, .secret = "test-secret",
+          .connect_timeout_ms = 20000 };
 
 static struct dsm *g_dsm;
 static atomic_int g_failures;
@@ -465,9 +469,10 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
     cfg.num_nodes = opt.nodes;
     cfg.secret = opt.secret;
     cfg.secret_len = strlen(opt.secret);
-    cfg.connect_timeout_ms = 20000;
+    cfg.connect_timeout_ms = opt.connect_timeout_ms;
     cfg.request_timeout_ms = 30000;
     cfg.log_level = opt.verbose ? DSM_LOG_INFO : DSM_LOG_WARN;
+    cfg.read_ahead_pages = opt.read_ahead;
     const char *addrv[DSM_MAX_NODES];
     if (!strcmp(opt.transport, "tcp")) {
         cfg.transport = DSM_TRANSPORT_TCP;
@@ -492,7 +497,9 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
         return -1;
     }
     for (int i = 0; i < nregions; i++) {
-        if (dsm_add_region(g_dsm, regions[i], sizes[i]) < 0) {
+        /* --homed: region i is managed by node i % n (as a guest's NUMA memory is) */
+        int home = opt.homed ? i % opt.nodes : DSM_HOME_INTERLEAVE;
+        if (dsm_add_region_home(g_dsm, regions[i], sizes[i], home) < 0) {
             fprintf(stderr, "node %d: dsm_add_region: %s\n", opt.node, strerror(errno));
             return -1;
         }
@@ -645,6 +652,58 @@ static int test_resident(void)
     return atomic_load(&g_failures) ? 1 : 0;
 }
 
+/* A region homed on node 0: node 0 holds it all from the start and writes
+ * it without one fault; node 1 reads it in order and gets up to 8 pages
+ * sent ahead of each fault (read_ahead_pages = 8): at least one fault in 9,
+ * and (a reader may overtake a page on its way) at most one in 4. */
+static int test_homes(void)
+{
+    size_t npages = 256, size = npages * PAGE;
+    void *reg = map_region(size);
+    opt.homed = 1;
+    opt.read_ahead = 8;
+    if (start_dsm(&reg, &size, 1) < 0) {
+        return 1;
+    }
+    size_t res = resident_pages(reg, size);
+    CHECK(res == (opt.node == 0 ? npages : 0), "node %d: %zu pages resident after start",
+          opt.node, res);
+    barrier();
+    uint8_t *b = reg;
+    struct dsm_stats s0, s1;
+    dsm_get_stats(g_dsm, &s0);
+    if (opt.node == 0) {
+        for (size_t i = 0; i < npages; i++) {
+            b[i * PAGE] = (uint8_t)(i + 1);
+        }
+        dsm_get_stats(g_dsm, &s1);
+        CHECK(s1.read_faults + s1.write_faults == s0.read_faults + s0.write_faults,
+              "node 0 took %llu faults writing its own home memory",
+              (unsigned long long)(s1.read_faults + s1.write_faults - s0.read_faults -
+                                   s0.write_faults));
+    }
+    barrier();
+    if (opt.node == 1) {
+        for (size_t i = 0; i < npages; i++) {
+            CHECK(b[i * PAGE] == (uint8_t)(i + 1), "page %zu: %u, want %u", i, b[i * PAGE],
+                  (unsigned)(uint8_t)(i + 1));
+        }
+        dsm_get_stats(g_dsm, &s1);
+        uint64_t faults = s1.read_faults - s0.read_faults;
+        uint64_t ahead = s1.read_ahead_received - s0.read_ahead_received;
+        fprintf(stderr, "node 1: %llu read faults, %llu pages read ahead\n",
+                (unsigned long long)faults, (unsigned long long)ahead);
+        CHECK(faults >= (npages + 8) / 9 && faults <= npages / 4,
+              "node 1 took %llu read faults for %zu pages", (unsigned long long)faults, npages);
+        CHECK(faults + ahead >= npages && ahead >= npages / 2,
+              "%llu pages read ahead, %llu faults, for %zu pages", (unsigned long long)ahead,
+              (unsigned long long)faults, npages);
+    }
+    barrier();
+    finish();
+    return atomic_load(&g_failures) ? 1 : 0;
+}
+
 static int test_failure(void)
 {
     size_t npages = 64, size = npages * PAGE;
@@ -688,7 +747,8 @@ int main(int argc, char **argv)
         { "test", 1, 0, 'T' }, { "transport", 1, 0, 'x' }, { "addrs", 1, 0, 'a' },
         { "listen-fd", 1, 0, 'l' }, { "shm-name", 1, 0, 's' }, { "ready-fd", 1, 0, 'r' },
         { "secret", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "default-handler", 0, 0, 'D' },
-        { 0, 0, 0, 0 },
+        { "homed", 0, 0, 'H' }, { "read-ahead", 1, 0, 'R' },
+        { "connect-timeout", 1, 0, 'C' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -705,6 +765,9 @@ int main(int argc, char **argv)
         case 'S': opt.secret = optarg; break;
         case 'v': opt.verbose = 1; break;
         case 'D': opt.default_handler = 1; break;
+        case 'H': opt.homed = 1; break;
+        case 'R': opt.read_ahead = (unsigned)atoi(optarg); break;
+        case 'C': opt.connect_timeout_ms = atoi(optarg); break;
         default: return 2;
         }
     }
@@ -718,6 +781,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(opt.test, "resident")) {
         return test_resident();
+    }
+    if (!strcmp(opt.test, "homes")) {
+        return test_homes();
     }
     if (!strcmp(opt.test, "failure")) {
         return test_failure();

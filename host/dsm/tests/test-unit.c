@@ -119,6 +119,51 @@ static int valid(unsigned type, int src, uint64_t page, uint64_t arg, uint32_t f
     return dsm_msg_validate(&h, src, &lim4, err, sizeof(err)) == 0;
 }
 
+/* Homes: interleaved regions and regions managed by one node, every page
+ * with exactly one manager and a dense, unique slot on it. */
+static void test_homes(void)
+{
+    struct dsm_home_map m = { .num_nodes = 3, .nregions = 3 };
+    m.r[0] = (struct dsm_home_region){ 0, 10, DSM_HOME_INTERLEAVE };
+    m.r[1] = (struct dsm_home_region){ 10, 7, 2 };
+    m.r[2] = (struct dsm_home_region){ 17, 5, 0 };
+    CHECK(dsm_home_of(&m, 4) == 1, "interleaved page 4 is node 1's");
+    CHECK(dsm_home_of(&m, 10) == 2 && dsm_home_of(&m, 16) == 2, "region 1 is node 2's");
+    CHECK(dsm_home_of(&m, 21) == 0, "region 2 is node 0's");
+    CHECK(dsm_home_of(&m, 22) == -1, "beyond the regions");
+    for (int self = 0; self < 3; self++) {
+        uint64_t count = dsm_home_count(&m, self), managed = 0;
+        uint8_t used[32] = { 0 };
+        for (uint64_t p = 0; p < 22; p++) {
+            if (dsm_home_of(&m, p) != self) {
+                continue;
+            }
+            uint64_t slot = dsm_home_slot(&m, self, p);
+            CHECK(slot < count && !used[slot], "node %d: page %llu has a free slot (%llu of %llu)",
+                  self, (unsigned long long)p, (unsigned long long)slot,
+                  (unsigned long long)count);
+            if (slot < count) {
+                used[slot] = 1;
+            }
+            managed++;
+        }
+        CHECK(managed <= count, "node %d manages %llu pages in %llu slots", self,
+              (unsigned long long)managed, (unsigned long long)count);
+    }
+    /* the wire check follows the map: requests for a page go to its home only */
+    struct dsm_proto_limits lim = { .self = 2, .num_nodes = 3, .total_pages = 22, .homes = &m };
+    struct dsm_msg_hdr h;
+    char err[256];
+    dsm_msg_init(&h, DSM_MSG_READ_REQ, 0, 12, 0, 0, 0);
+    CHECK(dsm_msg_validate(&h, 0, &lim, err, sizeof(err)) == 0, "READ_REQ to the home node");
+    dsm_msg_init(&h, DSM_MSG_READ_REQ, 0, 5, 0, 0, 0);
+    CHECK(dsm_msg_validate(&h, 0, &lim, err, sizeof(err)) == 0, "READ_REQ, interleaved page 5");
+    dsm_msg_init(&h, DSM_MSG_READ_REQ, 0, 4, 0, 0, 0);
+    CHECK(dsm_msg_validate(&h, 0, &lim, err, sizeof(err)) < 0, "READ_REQ, node 1's page 4");
+    dsm_msg_init(&h, DSM_MSG_WRITE_REQ, 1, 18, 0, 0, 0);
+    CHECK(dsm_msg_validate(&h, 1, &lim, err, sizeof(err)) < 0, "WRITE_REQ for node 0's page");
+}
+
 static void test_proto(void)
 {
     char err[256];
@@ -141,6 +186,10 @@ static void test_proto(void)
     CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_NODATA, 0), "shared nodata");
     CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, 0x100 | DSM_PF_SHARED, 4096), "unknown flag");
     CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED, 4095), "short page");
+    CHECK(valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_AHEAD, 4096), "read-ahead PAGE");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_EXCL | DSM_PF_AHEAD, 4096), "exclusive ahead");
+    CHECK(!valid(DSM_MSG_PAGE, 2, 7, 0, DSM_PF_SHARED | DSM_PF_ZERO | DSM_PF_AHEAD, 0),
+          "zero page ahead");
     CHECK(valid(DSM_MSG_WU_REQ, 0, 9, 4000, 0, 96), "WU_REQ fits");
     CHECK(!valid(DSM_MSG_WU_REQ, 0, 9, 4000, 0, 97), "WU_REQ crosses page end");
     CHECK(!valid(DSM_MSG_WU_REQ, 0, 9, 0, 0, 0), "empty WU_REQ");
@@ -228,11 +277,12 @@ struct hs_side {
     struct dsm_hs_params p;
     int fd, expected, result;
     char err[256];
+    int (*admit)(void *opaque, int peer, char *why, size_t whylen);
 };
 
 static int sock_send(void *o, const void *b, size_t n)
 {
-    return write(*(int *)o, b, n) == (ssize_t)n ? 0 : -1;
+    return send(*(int *)o, b, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
 
 static int sock_recv(void *o, void *b, size_t n)
@@ -251,9 +301,17 @@ static int sock_recv(void *o, void *b, size_t n)
 static void *hs_thread(void *arg)
 {
     struct hs_side *s = arg;
-    struct dsm_hs_io io = { &s->fd, sock_send, sock_recv };
+    struct dsm_hs_io io = { .opaque = &s->fd, .send = sock_send, .recv = sock_recv,
+                            .admit = s->admit };
     s->result = dsm_handshake(&s->p, &io, s->expected, s->err, sizeof(s->err));
     return NULL;
+}
+
+static int refuse_all(void *opaque, int peer, char *why, size_t whylen)
+{
+    (void)opaque;
+    snprintf(why, whylen, "node %d is taken", peer);
+    return -1;
 }
 
 static void run_pair(struct hs_side *a, struct hs_side *b)
@@ -289,6 +347,25 @@ static void test_handshake(void)
     run_pair(&a, &b);
     CHECK(a.result < 0 && b.result < 0 && strstr(a.err, "region 0") && strstr(b.err, "region 0"),
           "layout mismatch named on both sides: '%s' / '%s'", a.err, b.err);
+
+    /* the listener's admit hook refuses a node id before authentication */
+    params(&b.p, 2, "cluster-secret");
+    b.admit = refuse_all;
+    run_pair(&a, &b);
+    b.admit = NULL;
+    CHECK(a.result == -1 && b.result == -1 && strstr(a.err, "refused us: node 0 is taken") &&
+          strstr(b.err, "node 0 is taken"), "admit refusal named on both sides: '%s' / '%s'",
+          a.err, b.err);
+
+    /* a connection that ends before any verdict may be retried: DSM_HS_LOST */
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    close(sv[1]);
+    a.fd = sv[0];
+    hs_thread(&a);
+    close(sv[0]);
+    CHECK(a.result == DSM_HS_LOST && strstr(a.err, "closed"),
+          "closed before hello: %d '%s'", a.result, a.err);
 }
 
 /* ---- single node, in process ---------------------------------------------- */
@@ -391,7 +468,7 @@ static void *rogue_main(void *arg)
     p.region_sizes[0] = 16 * DSM_PAGE_SIZE;
     p.secret = "k";
     p.secret_len = 1;
-    struct dsm_hs_io io = { &fd, sock_send, sock_recv };
+    struct dsm_hs_io io = { .opaque = &fd, .send = sock_send, .recv = sock_recv };
     char err[256];
     if (dsm_handshake(&p, &io, 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "rogue handshake: %s\n", err);
@@ -635,6 +712,7 @@ int main(int argc, char **argv)
     test_sha256();
     test_hmac();
     test_proto();
+    test_homes();
     test_hello_check();
     test_handshake();
     test_single_node();

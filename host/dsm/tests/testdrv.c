@@ -46,7 +46,8 @@ static int listen_any(int *port)
 int main(int argc, char **argv)
 {
     int nodes = 2, threads = 2, kill_last = 0, verbose = 0, default_handler = 0;
-    int expect_exit = EXIT_PEER_FAILED, bad_secret = 0;
+    int expect_exit = EXIT_PEER_FAILED, bad_secret = 0, homed = 0;
+    const char *read_ahead = NULL;
     double timeout = 120, fail_limit = 5;
     const char *test = "mixed", *transport = "tcp", *node_bin = NULL;
     static const struct option lo[] = {
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
         { "transport", 1, 0, 'x' }, { "timeout", 1, 0, 'o' }, { "node-bin", 1, 0, 'b' },
         { "kill-last", 0, 0, 'k' }, { "fail-limit", 1, 0, 'f' }, { "verbose", 0, 0, 'v' },
         { "default-handler", 0, 0, 'D' }, { "bad-secret", 0, 0, 'B' },
-        { 0, 0, 0, 0 },
+        { "homed", 0, 0, 'H' }, { "read-ahead", 1, 0, 'R' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -70,6 +71,8 @@ int main(int argc, char **argv)
         case 'v': verbose = 1; break;
         case 'D': default_handler = 1; expect_exit = 1; break;
         case 'B': bad_secret = 1; break;
+        case 'H': homed = 1; break;
+        case 'R': read_ahead = optarg; break;
         default: return 2;
         }
     }
@@ -134,11 +137,18 @@ int main(int argc, char **argv)
                 (char *)node_bin, "--node", a_node, "--nodes", a_nodes, "--threads", a_thr,
                 "--test", (char *)test, "--transport", (char *)transport,
                 "--addrs", addrs, "--listen-fd", a_lfd, "--shm-name", shm_name,
-                "--ready-fd", a_rfd, NULL, NULL, NULL, NULL, NULL,
+                "--ready-fd", a_rfd, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
             };
             int extra = 19;
             if (verbose) {
                 args[extra++] = "--verbose";
+            }
+            if (homed) {
+                args[extra++] = "--homed";
+            }
+            if (read_ahead) {
+                args[extra++] = "--read-ahead";
+                args[extra++] = (char *)read_ahead;
             }
             if (default_handler) {
                 args[extra++] = "--default-handler";
@@ -146,6 +156,11 @@ int main(int argc, char **argv)
             if (bad_secret && i == nodes - 1) {
                 args[extra++] = "--secret";
                 args[extra++] = "not-the-cluster-secret";
+            }
+            if (bad_secret) {
+                /* the refused node's peers wait for a good one until then */
+                args[extra++] = "--connect-timeout";
+                args[extra++] = "5000";
             }
             execv(node_bin, args);
             perror(node_bin);

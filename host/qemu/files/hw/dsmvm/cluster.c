@@ -130,6 +130,15 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         }
         goto fail;
     }
+    c->read_ahead_pages = g_key_file_has_key(kf, "cluster", "read-ahead", NULL) ?
+        g_key_file_get_integer(kf, "cluster", "read-ahead", &e) : 8;
+    if (e || c->read_ahead_pages < 0 || c->read_ahead_pages > 64) {
+        error_setg(errp, "read-ahead must be a number of pages from 0 to 64");
+        if (e) {
+            g_error_free(e);
+        }
+        goto fail;
+    }
     c->shm_name = g_key_file_get_string(kf, "cluster", "shm-name", NULL);
     if (c->transport == DSMVM_TRANSPORT_SHM &&
         (!c->shm_name || !*c->shm_name || strchr(c->shm_name, '/'))) {

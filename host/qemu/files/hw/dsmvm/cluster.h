@@ -6,6 +6,8 @@
  *   secret = some-long-string  # or: secret-file = /path (first line)
  *   device-node = 0            # the node that hosts the devices (default 0)
  *   connect-timeout = 30       # seconds to wait for the peers (default 30)
+ *   read-ahead = 8             # pages sent ahead of a read by their owner-manager
+ *                              # (0 = off, at most 64; default 8)
  *   shm-name = dsmvm-guest1    # shm transport: name under /dev/shm
  *
  *   [node0]
@@ -36,6 +38,7 @@ typedef struct DsmvmCluster {
     char *secret;
     char *shm_name;
     int connect_timeout_s;
+    int read_ahead_pages;
     char *addresses[DSMVM_MAX_NODES];
     /* cpu_node[i]: the node that runs vCPU i; -1 when no node claims it */
     int cpu_node[DSMVM_MAX_VCPUS];

@@ -25,6 +25,8 @@ typedef struct DsmvmCounters {
     uint64_t irqs_received;
     uint64_t eois_forwarded;
     uint64_t apic_updates_sent;
+    uint64_t tb_flushes_queued;   /* replaced pages that held translated code */
+    uint64_t tb_flushes_skipped;  /* replaced pages without any: no main-loop round trip */
 } DsmvmCounters;
 
 struct DsmvmNode {
@@ -34,8 +36,7 @@ struct DsmvmNode {
     uint32_t node_id;
     char *cluster_path;
     char *stats_file;
-    char *watch;                /* "GPN,GPN,...": pages whose counters the stats report */
-    uint64_t watch_gpns[16];
+    uint64_t *watch_gpns;       /* pages whose counters the stats report */
     int num_watch;
 
     DsmvmCluster *cluster;
@@ -94,6 +95,21 @@ bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply, size_
 G_NORETURN void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* guest-ram.c: host address of [gpa, gpa + len) if it is all guest RAM, else NULL */
+/* A RAM block of machine->ram: the whole of it, or one NUMA node's backend. */
+#define DSMVM_MAX_RAM_PIECES 8
+typedef struct DsmvmRamPiece {
+    MemoryRegion *mr;
+    uint64_t offset;        /* in machine->ram */
+    uint64_t size;
+    uint8_t *host;
+} DsmvmRamPiece;
+/* Fills out[] in address order; returns how many, or -1 if machine->ram is
+ * not made of at most max RAM blocks. */
+int dsmvm_ram_pieces(DsmvmRamPiece *out, int max);
+/* Puts guest RAM under the DSM, each block with its home node (ram-homes.c);
+ * homes gets e.g. "0,1" (-1: interleaved) for the fingerprint. */
+bool dsmvm_ram_register(DsmvmNode *n, MachineState *ms, char *homes, size_t homes_len,
+                        Error **errp);
 void *dsmvm_gpa_to_host(uint64_t gpa, uint64_t len);
 uint64_t dsmvm_host_to_gpa(void *host);
 

@@ -3,6 +3,7 @@
  * processes run together.
  *
  *   -object dsmvm-node,id=dsmvm,node=1,cluster=/etc/dsmvm/guest.conf[,stats-file=PATH]
+ *           [,watch-gpns=GPN,watch-gpns=GPN...]
  *
  * Every node is started with the same machine, -smp, -m and devices. Guest
  * RAM is handed to host/dsm (Ivy DSM over userfaultfd); each node runs the
@@ -14,6 +15,8 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qapi/qapi-builtin-visit.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/accel.h"
@@ -27,6 +30,7 @@
 #include "system/tcg.h"
 #include "exec/cpu-common.h"
 #include "exec/exec-all.h"
+#include "exec/ram_addr.h"
 #include "dsm.h"
 #include "internal.h"
 #include "../../dsmvm-hypercalls/dsmvm-hypercall.h"
@@ -330,6 +334,20 @@ static void dsmvm_page_replaced(void *opaque, void *host_addr, size_t len)
     if (ram_addr == RAM_ADDR_INVALID) {
         return;
     }
+    /*
+     * TCG clears a page's DIRTY_MEMORY_CODE bit when it links the first
+     * translation of it, and sets it again once none is left: with the bit
+     * set there is nothing to drop, and most pages (data) never hold code.
+     * Skipping the main-loop round trip for them is most of a fault's
+     * wake-ups. (A translation still in progress when the content changes
+     * is the usual cross-modifying-code case: the guest must synchronise
+     * with the writer before running the new code, as on real hardware.)
+     */
+    if (cpu_physical_memory_all_dirty(ram_addr, len, DIRTY_MEMORY_CODE)) {
+        qatomic_inc(&n->counters.tb_flushes_skipped);
+        return;
+    }
+    qatomic_inc(&n->counters.tb_flushes_queued);
     item = g_malloc(sizeof(*item) + sizeof(DsmvmTbFlush));
     item->src = n->node_id;
     item->type = DSMVM_INBOX_TB_FLUSH;
@@ -368,14 +386,14 @@ static void dsmvm_log(void *opaque, enum dsm_log_level level, const char *msg)
 
 /* --- start-up ----------------------------------------------------------- */
 
-static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms)
+static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms, const char *homes)
 {
     snprintf(n->fingerprint, sizeof(n->fingerprint),
              "version=1;cluster=%.16s;machine=%s;accel=%s;smp=%u;maxcpus=%u;ram=%" PRIu64
-             ";nodes=%d;guest-features=%u",
+             ";nodes=%d;guest-features=%u;ram-homes=%s",
              n->cluster->digest, object_get_typename(OBJECT(ms)), current_accel_name(),
              ms->smp.cpus, ms->smp.max_cpus, (uint64_t)ms->ram_size, n->cluster->num_nodes,
-             dsmvm_guest_features);
+             dsmvm_guest_features, homes);
 }
 
 static void dsmvm_exchange_hellos(DsmvmNode *n)
@@ -424,6 +442,8 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
         .log = dsmvm_log,
     };
     char err[256];
+    char homes[64];
+    Error *local_err = NULL;
     CPUState *cpu;
     int local_cpus = 0;
 
@@ -447,8 +467,6 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
         local_cpus += !remote;
     }
 
-    /* Before connecting: a peer's HELLO may arrive as soon as we are. */
-    dsmvm_make_fingerprint(n, ms);
     dsm_config_init(&cfg);
     cfg.node_id = n->node_id;
     cfg.num_nodes = c->num_nodes;
@@ -458,15 +476,16 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     cfg.secret = c->secret;
     cfg.secret_len = strlen(c->secret);
     cfg.connect_timeout_ms = c->connect_timeout_s * 1000;
+    cfg.read_ahead_pages = c->read_ahead_pages;
     n->dsm = dsm_create(&cfg, &cb, err, sizeof(err));
     if (!n->dsm) {
         dsmvm_fatal(n, "cannot create the DSM: %s", err);
     }
-    if (dsm_add_region(n->dsm, memory_region_get_ram_ptr(ms->ram),
-                       memory_region_size(ms->ram)) < 0) {
-        dsmvm_fatal(n, "cannot put guest RAM (%" PRIu64 " bytes) under the DSM",
-                    (uint64_t)memory_region_size(ms->ram));
+    if (!dsmvm_ram_register(n, ms, homes, sizeof(homes), &local_err)) {
+        dsmvm_fatal(n, "%s", error_get_pretty(local_err));
     }
+    /* Before connecting: a peer's HELLO may arrive as soon as we are. */
+    dsmvm_make_fingerprint(n, ms, homes);
     info_report("dsmvm node%u of %d: waiting up to %d s for the peers (%s transport)",
                 n->node_id, c->num_nodes, c->connect_timeout_s,
                 c->transport == DSMVM_TRANSPORT_SHM ? "shm" : "tcp");
@@ -533,21 +552,6 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
                    dsmvm_guest_features);
         return;
     }
-    if (n->watch) {
-        g_auto(GStrv) items = g_strsplit(n->watch, ",", -1);
-
-        for (char **it = items; *it; it++) {
-            uint64_t gpn;
-
-            if (n->num_watch == ARRAY_SIZE(n->watch_gpns) ||
-                qemu_strtou64(*it, NULL, 0, &gpn)) {
-                error_setg(errp, TYPE_DSMVM_NODE ": watch-gpns takes up to %zu page numbers, "
-                           "comma separated; '%s' is not one", ARRAY_SIZE(n->watch_gpns), *it);
-                return;
-            }
-            n->watch_gpns[n->num_watch++] = gpn;
-        }
-    }
     n->cluster = dsmvm_cluster_load(n->cluster_path, errp);
     if (!n->cluster) {
         return;
@@ -599,17 +603,40 @@ static void dsmvm_set_stats_file(Object *obj, const char *value, Error **errp)
     n->stats_file = g_strdup(value);
 }
 
-static char *dsmvm_get_watch(Object *obj, Error **errp)
-{
-    return g_strdup(DSMVM_NODE(obj)->watch);
-}
-
-static void dsmvm_set_watch(Object *obj, const char *value, Error **errp)
+static void dsmvm_get_watch_gpns(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
 {
     DsmvmNode *n = DSMVM_NODE(obj);
+    uint64List *list = NULL, **tail = &list;
 
-    g_free(n->watch);
-    n->watch = g_strdup(value);
+    for (int i = 0; i < n->num_watch; i++) {
+        QAPI_LIST_APPEND(tail, n->watch_gpns[i]);
+    }
+    visit_type_uint64List(v, name, &list, errp);
+    qapi_free_uint64List(list);
+}
+
+/* A list, so that any number of pages passes -object (watch-gpns=GPN,watch-gpns=GPN). */
+static void dsmvm_set_watch_gpns(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
+{
+    DsmvmNode *n = DSMVM_NODE(obj);
+    uint64List *list = NULL;
+    int count = 0;
+
+    if (!visit_type_uint64List(v, name, &list, errp)) {
+        return;
+    }
+    for (uint64List *l = list; l; l = l->next) {
+        count++;
+    }
+    g_free(n->watch_gpns);
+    n->watch_gpns = g_new(uint64_t, count);
+    n->num_watch = 0;
+    for (uint64List *l = list; l; l = l->next) {
+        n->watch_gpns[n->num_watch++] = l->value;
+    }
+    qapi_free_uint64List(list);
 }
 
 static char *dsmvm_get_stats(Object *obj, Error **errp)
@@ -633,6 +660,7 @@ static void dsmvm_node_init(Object *obj)
 
 static void dsmvm_node_finalize(Object *obj)
 {
+    g_free(DSMVM_NODE(obj)->watch_gpns);
 }
 
 static void dsmvm_node_class_init(ObjectClass *oc, void *data)
@@ -647,10 +675,11 @@ static void dsmvm_node_class_init(ObjectClass *oc, void *data)
                                   dsmvm_set_stats_file);
     object_class_property_set_description(oc, "stats-file",
                                           "where to write this node's statistics (JSON) at exit");
-    object_class_property_add_str(oc, "watch-gpns", dsmvm_get_watch, dsmvm_set_watch);
+    object_class_property_add(oc, "watch-gpns", "uint64List", dsmvm_get_watch_gpns,
+                              dsmvm_set_watch_gpns, NULL, NULL);
     object_class_property_set_description(oc, "watch-gpns",
                                           "guest page numbers whose DSM counters the "
-                                          "statistics report (comma separated)");
+                                          "statistics report (a list: watch-gpns=GPN,watch-gpns=GPN)");
     object_class_property_add_str(oc, "stats", dsmvm_get_stats, NULL);
     object_class_property_set_description(oc, "stats",
                                           "DSM and forwarding counters (JSON), read with qom-get");

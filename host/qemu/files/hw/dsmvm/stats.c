@@ -74,12 +74,18 @@ char *dsmvm_stats_json(DsmvmNode *n)
     FIELD("bytes_received", st.bytes_received);
     FIELD("wu_updates", st.wu_updates);
     FIELD("wu_fallbacks", st.wu_fallbacks);
+    FIELD("read_ahead_sent", st.read_ahead_sent);
+    FIELD("read_ahead_received", st.read_ahead_received);
+    FIELD("msgs_sent", st.msgs_sent);
+    FIELD("msgs_received", st.msgs_received);
     FIELD("io_forwarded", qatomic_read(&n->counters.io_forwarded));
     FIELD("io_served", n->counters.io_served);
     FIELD("irqs_sent", qatomic_read(&n->counters.irqs_sent));
     FIELD("irqs_received", n->counters.irqs_received);
     FIELD("eois_forwarded", qatomic_read(&n->counters.eois_forwarded));
     FIELD("apic_updates_sent", qatomic_read(&n->counters.apic_updates_sent));
+    FIELD("tb_flushes_queued", qatomic_read(&n->counters.tb_flushes_queued));
+    FIELD("tb_flushes_skipped", qatomic_read(&n->counters.tb_flushes_skipped));
 #undef FIELD
     append_pages(n, s);
     g_string_append(s, ", \"exit_reason\": \"");

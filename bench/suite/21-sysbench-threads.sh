@@ -1,0 +1,7 @@
+title="sysbench threads, events/s (scheduler, shared mutexes)"
+workload=sysbench-test args=threads,10
+timeout=400
+baseline=1x2
+configs=("1x2|--nodes 1 --cpus 2 --variant tuned"
+         "2x1|--nodes 2 --variant tuned")
+metrics="sysbench_events_per_s sysbench_events dsm_faults_remote"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Recording overhead: 2-node boots with and without --profile, interleaved in one run.
+#   profiling/overhead.sh [--runs N] [--variant stock|tuned] [--workload NAME]
+# Prints each run's total time (boot to power-off), the medians and their ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=3 variant=tuned workload=hello
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) runs=$2; shift 2 ;;
+        --variant) variant=$2; shift 2 ;;
+        --workload) workload=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--variant stock|tuned] [--workload NAME]" >&2; exit 2 ;;
+    esac
+done
+dir=build/overhead-runs
+rm -rf "$dir"; mkdir -p "$dir"
+plain=() profiled=()
+for i in $(seq "$runs"); do
+    for mode in plain profiled; do
+        extra=(); [ "$mode" = profiled ] && extra=(--profile)
+        host/launcher/dsmvm-launch --quiet --run-dir "$dir/$mode-$i" --nodes 2 \
+            --variant "$variant" --workload "$workload" --timeout 600 "${extra[@]}" \
+            > "$dir/$mode-$i.out" 2>&1 || { echo "$mode run $i failed: see $dir/$mode-$i.out"; exit 1; }
+        t=$(jq .total_time_s "$dir/$mode-$i/summary.json")
+        echo "run $i $mode: $t s"
+        if [ "$mode" = plain ]; then plain+=("$t"); else profiled+=("$t"); fi
+    done
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+mp=$(median "${plain[@]}") mr=$(median "${profiled[@]}")
+awk -v a="$mp" -v b="$mr" -v n="$runs" 'BEGIN { printf "median of %d: unprofiled %.2f s, profiled %.2f s, ratio %.3fx\n", n, a, b, b / a }'

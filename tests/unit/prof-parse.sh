@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# time-limit: 660: builds dsmvm-prof with sanitizers, parses recorded samples and renders the HTML report in headless Chromium (slow on a loaded machine), under its own 600 s limit
+# dsmvm-prof on hand-written perf script text (TCG and KVM formats) and a small System.map:
+# symbols, code attribution, verdicts, per-node counts, text width, and refusal of bad input.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+exec timeout 600 bash -s "$ROOT" <<'TEST'
+set -euo pipefail
+ROOT=$1
+command -v jq > /dev/null || { echo "jq is missing (make deps)"; exit 77; }
+# Built with ASan and UBSan: any memory error or undefined behaviour fails the test.
+make -s -C "$ROOT/profiling" SAN=address,undefined
+PROF=$ROOT/build/prof-san/dsmvm-prof
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:exitcode=99 UBSAN_OPTIONS=halt_on_error=1:exitcode=99
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+mkrun() {   # dir accel
+    mkdir -p "$1/profile"
+    cat > "$1/profile/System.map" <<'MAP'
+ffffffff81000000 T _text
+ffffffff81100000 T tick_do_update_jiffies64
+ffffffff81100400 T do_timer
+ffffffff81100800 T rcu_read_x
+ffffffff82000000 D jiffies
+ffffffff82000000 D jiffies_64
+ffffffff82000040 d tick_next_period
+ffffffff82001000 d counter_a
+ffffffff82001800 d counter_b
+ffffffff83000000 B _end
+MAP
+    sha=$(sha256sum "$1/profile/System.map" | cut -d' ' -f1)
+    printf '{"format": 1, "accelerator": "%s", "mem_mib": 512, "nodes": 2, "system_map_sha256": "%s"}\n' \
+        "$2" "$sha" > "$1/profile/meta.json"
+}
+
+# --- TCG: page fault (data address, call chain into translated code), then fault_start/end.
+# GPN 0x2000 holds jiffies_64 (RAM offset 0x2000000); 0x2001 holds counter_a/counter_b.
+pf() {  # tid time addr frame-sym
+    printf '1000/%s %s: page-faults/call-graph=dwarf,stack-size=2048/:     %s [unknown]\n' "$1" "$2" "$3"
+    printf '\t    55d000001000 helper_atomic_cmpxchgq_le\n\t    7f0000001000 %s\n\n' "$4"
+}
+sdt() { # tid time probe args
+    printf '1000/%s %s: sdt_dsm:%s: (55d000000100) %s     55d000000100 fn\n' "$1" "$2" "$3" "$4"
+}
+mkrun "$T/tcg" tcg
+{
+    # node 0: vCPU thread 11, fault thread 12
+    pf 11 10.000000100 7f8002000000 guest-0xffffffff81100010
+    sdt 12 10.000000200 fault_start "arg1=0 arg2=33554432 arg3=1 arg4=11 arg5=1"
+    sdt 13 10.000000300 fault_end "arg1=0 arg2=33554432 arg3=1 arg4=50000 arg5=0 arg6=0"
+    sdt 13 10.000001000 invalidation "arg1=8192 arg2=0"
+    pf 11 10.000002000 7f8002000000 guest-0xffffffff81100010
+    sdt 12 10.000002100 fault_start "arg1=0 arg2=33554432 arg3=1 arg4=11 arg5=1"
+    sdt 13 10.000002300 page_received "arg1=8192 arg2=1"
+    sdt 13 10.000002400 fault_end "arg1=0 arg2=33554432 arg3=1 arg4=100000 arg5=1 arg6=1"
+    pf 11 10.000003000 7f8002001010 guest-0xffffffff81100810
+    sdt 12 10.000003100 fault_start "arg1=0 arg2=33558544 arg3=1 arg4=11 arg5=1"
+    sdt 13 10.000003200 fault_end "arg1=0 arg2=33558528 arg3=1 arg4=70000 arg5=0 arg6=1"
+    pf 11 10.000005000 7f8002001010 guest-0xffffffff81100810
+    sdt 12 10.000005100 fault_start "arg1=0 arg2=33558544 arg3=1 arg4=11 arg5=1"
+    sdt 13 10.000005200 fault_end "arg1=0 arg2=33558528 arg3=1 arg4=90000 arg5=1 arg6=1"
+    echo "# dsmvm-prof end"
+} > "$T/tcg/profile/node0.script"
+{
+    # node 1: reads jiffies from do_timer, writes it (ping-pong), writes counter_b
+    pf 21 10.000000500 7f9002000000 guest-0xffffffff81100410
+    sdt 22 10.000000600 fault_start "arg1=0 arg2=33554432 arg3=0 arg4=21 arg5=1"
+    sdt 23 10.000000900 fault_end "arg1=0 arg2=33554432 arg3=0 arg4=300000 arg5=1 arg6=0"
+    pf 21 10.000001500 7f9002000000 guest-0xffffffff81100410
+    sdt 22 10.000001600 fault_start "arg1=0 arg2=33554432 arg3=1 arg4=21 arg5=1"
+    sdt 23 10.000001900 fault_end "arg1=0 arg2=33554432 arg3=1 arg4=300000 arg5=2 arg6=0"
+    pf 21 10.000004000 7f9002001800 guest-0xffffffff81100820
+    sdt 22 10.000004100 fault_start "arg1=0 arg2=33560576 arg3=1 arg4=21 arg5=1"
+    sdt 23 10.000004200 fault_end "arg1=0 arg2=33558528 arg3=1 arg4=80000 arg5=1 arg6=0"
+    # a fault in a QEMU helper with no translated frame: named after the helper
+    printf '1000/21 10.000006000: page-faults/call-graph=dwarf,stack-size=2048/:     7f9003000000 [unknown]\n'
+    printf '\t    55d000002000 address_space_rw\n\n'
+    sdt 22 10.000006100 fault_start "arg1=0 arg2=50331648 arg3=0 arg4=21 arg5=1"
+    sdt 23 10.000006200 fault_end "arg1=0 arg2=50331648 arg3=0 arg4=60000 arg5=0 arg6=0"
+    echo "# dsmvm-prof end"
+} > "$T/tcg/profile/node1.script"
+
+"$PROF" report "$T/tcg" --quiet --json --no-html > "$T/tcg.json"
+jq -e '.summary.total_faults == 8' "$T/tcg.json" > /dev/null || fail "total faults: $(jq .summary "$T/tcg.json")"
+jq -e '.nodes[0].faults == 4 and .nodes[1].faults == 4 and .nodes[1].read_faults == 2' \
+    "$T/tcg.json" > /dev/null || fail "per-node counts: $(jq -c .nodes "$T/tcg.json")"
+jq -e '.nodes[0].invalidations == 1 and .nodes[0].pages_received == 1' "$T/tcg.json" \
+    > /dev/null || fail "invalidations/transfers: $(jq -c .nodes "$T/tcg.json")"
+jq -e '[.pages[] | select(.gpn == 8192)][0] | (.symbols | index("jiffies_64") != null)
+       and ([.accesses[] | select(.node == 0 and .write and (.data_symbol | test("^jiffies(_64)?$"))
+              and (.code_symbol == "tick_do_update_jiffies64+0x10"))] | length == 1)' \
+    "$T/tcg.json" > /dev/null || fail "jiffies page: $(jq -c '.pages[0]' "$T/tcg.json")"
+jq -e '[.pages[] | select(.gpn == 8193)][0] | .verdict == "FALSE SHARING"
+       and ([.accesses[] | select(.data_symbol == "counter_a+0x10")] | length == 1)
+       and ([.accesses[] | select(.data_symbol == "counter_b")] | length == 1)' \
+    "$T/tcg.json" > /dev/null || fail "false sharing page: $(jq -c '.pages[] | select(.gpn == 8193)' "$T/tcg.json")"
+jq -e '[.pages[] | select(.gpn == 8192)][0].verdict == "true sharing"' "$T/tcg.json" \
+    > /dev/null || fail "jiffies page verdict"
+jq -e '[.pages[].accesses[] | select(.code_symbol == "qemu:address_space_rw")] | length == 1' \
+    "$T/tcg.json" > /dev/null || fail "helper attribution"
+jq -e '.summary.classes["cold (zero page)"] == 3 and .summary.classes["false sharing"] == 1' \
+    "$T/tcg.json" > /dev/null || fail "classes: $(jq -c .summary.classes "$T/tcg.json")"
+"$PROF" report "$T/tcg" --quiet --no-html > "$T/tcg.txt"
+awk 'length > 100 { print "line " NR " has " length " columns"; bad = 1 } END { exit bad }' \
+    "$T/tcg.txt" || fail "text report wider than 100 columns"
+grep -q "tick_do_update_jiffies64+0x10" "$T/tcg.txt" || fail "text table 2 lacks the code symbol"
+
+# --- KVM: kvm:kvm_page_fault (guest RIP, full GPA, write bit) on the vCPU thread.
+mkrun "$T/kvm" kvm
+{
+    printf '1000/31 20.000000100: kvm:kvm_page_fault: vcpu 0 rip 0xffffffff81100020 address 0x0000000002000008 error_code 0x182\n'
+    sdt 32 20.000000200 fault_start "arg1=0 arg2=33554440 arg3=1 arg4=31 arg5=1"
+    sdt 33 20.000000300 fault_end "arg1=0 arg2=33554432 arg3=1 arg4=40000 arg5=0 arg6=0"
+    echo "# dsmvm-prof end"
+} > "$T/kvm/profile/node0.script"
+{
+    printf '1000/41 20.000001100: kvm:kvm_page_fault: vcpu 1 rip 0xffffffff81100404 address 0x0000000002000000 error_code 0x181\n'
+    sdt 42 20.000001200 fault_start "arg1=0 arg2=33554432 arg3=0 arg4=41 arg5=1"
+    sdt 43 20.000001300 fault_end "arg1=0 arg2=33554432 arg3=0 arg4=40000 arg5=1 arg6=0"
+    echo "# dsmvm-prof end"
+} > "$T/kvm/profile/node1.script"
+"$PROF" report "$T/kvm" --quiet --json --no-html > "$T/kvm.json"
+jq -e '.pages[0].gpn == 8192 and ([.pages[0].accesses[] | select(.node == 0 and .write and
+       .offset == 8 and .code_symbol == "tick_do_update_jiffies64+0x20")] | length == 1) and
+       ([.pages[0].accesses[] | select(.node == 1 and (.write | not) and
+       .code_symbol == "do_timer+0x4")] | length == 1)' "$T/kvm.json" > /dev/null ||
+    fail "KVM attribution: $(jq -c .pages "$T/kvm.json")"
+
+# --- compare: runs A and B side by side
+"$PROF" compare "$T/tcg" "$T/kvm" --quiet --json --no-html > "$T/cmp.json"
+jq -e '.watched.a_faults == 4 and .watched.b_faults == 2' "$T/cmp.json" > /dev/null ||
+    fail "compare watched page: $(jq -c .watched "$T/cmp.json")"
+
+# --- bad input: each a clear error naming the problem, exit 1, no crash.
+expect_error() {    # pattern command...
+    local pat=$1; shift
+    set +e; "$@" > "$T/out" 2> "$T/err"; rc=$?; set -e
+    [ "$rc" -eq 1 ] || fail "$* exited $rc (want 1): $(cat "$T/err")"
+    grep -q -- "$pat" "$T/err" || fail "$*: error '$(cat "$T/err")' does not say '$pat'"
+    echo "ok: $(cat "$T/err")"
+}
+mkdir -p "$T/empty"
+expect_error "has no profile data" "$PROF" report "$T/empty" --quiet
+cp -r "$T/tcg" "$T/trunc"
+head -n 5 "$T/tcg/profile/node1.script" > "$T/trunc/profile/node1.script"
+expect_error "node1.script: ends without its trailer" "$PROF" report "$T/trunc" --quiet --no-html
+printf 'ffffffff81000000 T _text\nffffffff81000100 T other_fn\nffffffff83000000 B _end\n' > "$T/other.map"
+expect_error "System.map of another kernel" "$PROF" report "$T/tcg" --quiet --no-html \
+    --system-map "$T/other.map"
+printf 'this is not a map\n' > "$T/garbage.map"
+expect_error "not a System.map" "$PROF" report "$T/tcg" --quiet --no-html --system-map "$T/garbage.map"
+cp -r "$T/tcg" "$T/badperf"
+# A perf.data header whose samples run past the end of the file.
+python3 - "$T/badperf/profile/node0.perf.data" <<'PY'
+import struct, sys
+hdr = b"PERFILE2" + struct.pack("<QQ", 104, 136) + struct.pack("<6Q", 104, 136, 240, 900000, 0, 0)
+hdr += struct.pack("<4Q", 0, 0, 0, 0)
+open(sys.argv[1], "wb").write(hdr + b"\0" * 4000)
+PY
+expect_error "node0.perf.data is truncated" "$PROF" report "$T/badperf" --quiet --no-html
+sed -i "s/arg6=1/arg6=7/" "$T/badperf/profile/node0.script"; rm "$T/badperf/profile/node0.perf.data"
+expect_error "fault_end names node 7 of 2" "$PROF" report "$T/badperf" --quiet --no-html
+expect_error "sort takes" "$PROF" report "$T/tcg" --quiet --no-html --sort nonsense
+# HTML and plots from the same data render in headless Chromium.
+"$PROF" report "$T/tcg" --quiet --out "$T/html" > /dev/null
+for f in faults-per-group latency heatmap; do
+    [ -s "$T/html/$f.svg" ] && [ -s "$T/html/$f.png" ] || fail "plot $f.svg/.png missing"
+done
+if command -v chromium > /dev/null; then
+    bash "$ROOT/tests/integration/lib-prof-html.sh" "$T/html/report.html" 3 || fail "HTML rendering"
+fi
+echo "prof-parse: all checks passed"
+TEST
