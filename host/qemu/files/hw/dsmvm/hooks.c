@@ -11,7 +11,8 @@
 #define DSMVM_MAX_CPUS 1024
 
 bool dsmvm_active;
-uint32_t dsmvm_guest_features = DSMVM_FEATURE_DOORBELL | DSMVM_FEATURE_WRITE_UPDATE;
+uint32_t dsmvm_guest_features = DSMVM_FEATURE_DOORBELL |
+                                DSMVM_FEATURE_WRITE_UPDATE;
 static DECLARE_BITMAP(remote_cpus, DSMVM_MAX_CPUS);
 
 bool dsmvm_cpu_is_remote(CPUState *cpu)
