@@ -34,8 +34,14 @@ static const size_t msg_size[DSMVM_MSG_TYPE_MAX] = {
     [DSMVM_MSG_WU_REGISTER_ACK] = sizeof(DsmvmMsgWuRegisterAck),
 };
 
-#define MUST(cond) do { if (!(cond)) { \
-    fprintf(stderr, "fuzz-wire: %s:%d: %s\n", __FILE__, __LINE__, #cond); abort(); } } while (0)
+#define MUST(cond)                                                  \
+    do {                                                            \
+        if (!(cond)) {                                              \
+            fprintf(stderr, "fuzz-wire: %s:%d: %s\n",               \
+                    __FILE__, __LINE__, #cond);                     \
+            abort();                                                \
+        }                                                           \
+    } while (0)
 
 /* What the handlers may assume about a message dsmvm_msg_check() accepted. */
 static void check_accepted(const uint8_t *buf, size_t len, unsigned type)
@@ -60,13 +66,12 @@ static void check_accepted(const uint8_t *buf, size_t len, unsigned type)
         DsmvmMsgHello m;
 
         memcpy(&m, buf, sizeof(m));
-        MUST(strnlen(m.fingerprint, sizeof(m.fingerprint)) < sizeof(m.fingerprint));
+        MUST(strnlen(m.fingerprint, sizeof(m.fingerprint)) <
+             sizeof(m.fingerprint));
     }
 }
 
 #ifndef FUZZ_WIRE_SEEDS
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -96,7 +101,8 @@ static size_t valid_message(unsigned type, uint8_t *buf)
     memcpy(buf, &h, sizeof(h));
     if (type == DSMVM_MSG_HELLO) {
         DsmvmMsgHello *m = (DsmvmMsgHello *)buf;
-        snprintf(m->fingerprint, sizeof(m->fingerprint), "machine=pc;smp=2;ram=536870912");
+        snprintf(m->fingerprint, sizeof(m->fingerprint),
+                 "machine=pc;smp=2;ram=536870912");
     } else if (type == DSMVM_MSG_IO_REQ) {
         DsmvmMsgIoReq *r = (DsmvmMsgIoReq *)buf;
         r->space = DSMVM_SPACE_IO;
@@ -135,8 +141,11 @@ int main(int argc, char **argv)
             return 1;
         }
         /* one byte short, and one more: both refused */
-        if (dsmvm_msg_check(buf, len - 1, &why) || dsmvm_msg_check(buf, len + 1, &why)) {
-            fprintf(stderr, "a message of type %u with the wrong size was accepted\n", type);
+        if (dsmvm_msg_check(buf, len - 1, &why) ||
+            dsmvm_msg_check(buf, len + 1, &why)) {
+            fprintf(stderr,
+                    "a message of type %u with the wrong size was accepted\n",
+                    type);
             bad = 1;
         }
     }
@@ -153,8 +162,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "an unterminated fingerprint was accepted\n");
         bad = 1;
     }
-    printf("%u seed messages written to %s%s\n", DSMVM_MSG_TYPE_MAX - 1, argv[1],
-           bad ? "; the decoder FAILED its checks" : "");
+    printf("%u seed messages written to %s%s\n", DSMVM_MSG_TYPE_MAX - 1,
+           argv[1], bad ? "; the decoder FAILED its checks" : "");
     return bad;
 }
 

@@ -8,7 +8,8 @@
 #include "cluster.h"
 
 /* "0", "0-3", "0,2,5-7": marks each vCPU as run by node. */
-static bool parse_cpus(DsmvmCluster *c, int node, const char *spec, Error **errp)
+static bool parse_cpus(DsmvmCluster *c, int node, const char *spec,
+                       Error **errp)
 {
     g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
 
@@ -35,7 +36,8 @@ static bool parse_cpus(DsmvmCluster *c, int node, const char *spec, Error **errp
         }
         for (uint64_t cpu = first; cpu <= last; cpu++) {
             if (c->cpu_node[cpu] >= 0) {
-                error_setg(errp, "vCPU %" PRIu64 " is claimed by node%d and node%d",
+                error_setg(errp,
+                           "vCPU %" PRIu64 " is claimed by node%d and node%d",
                            cpu, c->cpu_node[cpu], node);
                 return false;
             }
@@ -44,7 +46,8 @@ static bool parse_cpus(DsmvmCluster *c, int node, const char *spec, Error **errp
         }
         continue;
 bad:
-        error_setg(errp, "node%d: bad cpus item '%s' (expected N or N-M, N < %d)",
+        error_setg(errp, "node%d: bad cpus item '%s' "
+                   "(expected N or N-M, N < %d)",
                    node, item, DSMVM_MAX_VCPUS);
         return false;
     }
@@ -56,7 +59,8 @@ static bool valid_address(const char *addr)
     const char *colon = strrchr(addr, ':');
     uint64_t port;
 
-    return colon && colon != addr && !qemu_strtou64(colon + 1, NULL, 10, &port) &&
+    return colon && colon != addr &&
+           !qemu_strtou64(colon + 1, NULL, 10, &port) &&
            port > 0 && port < 65536;
 }
 
@@ -72,7 +76,8 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
     for (int i = 0; i < DSMVM_MAX_VCPUS; i++) {
         c->cpu_node[i] = -1;
     }
-    c->digest = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)text, len);
+    c->digest = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+                                            (const guchar *)text, len);
 
     if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &gerr)) {
         error_setg(errp, "cannot parse: %s", gerr->message);
@@ -109,8 +114,8 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         c->secret = g_strdup(g_strstrip(contents));
     }
     if (!c->secret || strlen(c->secret) < 8) {
-        error_setg(errp, "a cluster secret of at least 8 characters is required "
-                   "(secret = ... or secret-file = ... in [cluster])");
+        error_setg(errp, "a cluster secret of at least 8 characters is "
+                   "required (secret = ... or secret-file = ... in [cluster])");
         goto fail;
     }
 
@@ -121,16 +126,19 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         g_error_free(e);
         goto fail;
     }
-    c->connect_timeout_s = g_key_file_has_key(kf, "cluster", "connect-timeout", NULL) ?
+    c->connect_timeout_s =
+        g_key_file_has_key(kf, "cluster", "connect-timeout", NULL) ?
         g_key_file_get_integer(kf, "cluster", "connect-timeout", &e) : 30;
     if (e || c->connect_timeout_s <= 0) {
-        error_setg(errp, "connect-timeout must be a positive number of seconds");
+        error_setg(errp,
+                   "connect-timeout must be a positive number of seconds");
         if (e) {
             g_error_free(e);
         }
         goto fail;
     }
-    c->read_ahead_pages = g_key_file_has_key(kf, "cluster", "read-ahead", NULL) ?
+    c->read_ahead_pages =
+        g_key_file_has_key(kf, "cluster", "read-ahead", NULL) ?
         g_key_file_get_integer(kf, "cluster", "read-ahead", &e) : 8;
     if (e || c->read_ahead_pages < 0 || c->read_ahead_pages > 64) {
         error_setg(errp, "read-ahead must be a number of pages from 0 to 64");
@@ -142,7 +150,8 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
     c->shm_name = g_key_file_get_string(kf, "cluster", "shm-name", NULL);
     if (c->transport == DSMVM_TRANSPORT_SHM &&
         (!c->shm_name || !*c->shm_name || strchr(c->shm_name, '/'))) {
-        error_setg(errp, "the shm transport needs shm-name = NAME (no '/') in [cluster]");
+        error_setg(errp, "the shm transport needs shm-name = NAME (no '/') "
+                   "in [cluster]");
         goto fail;
     }
 
@@ -154,9 +163,11 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         if (!g_key_file_has_group(kf, group)) {
             break;
         }
-        c->addresses[c->num_nodes] = g_key_file_get_string(kf, group, "address", NULL);
+        c->addresses[c->num_nodes] = g_key_file_get_string(kf, group,
+                                                           "address", NULL);
         if (c->transport == DSMVM_TRANSPORT_TCP &&
-            (!c->addresses[c->num_nodes] || !valid_address(c->addresses[c->num_nodes]))) {
+            (!c->addresses[c->num_nodes] ||
+             !valid_address(c->addresses[c->num_nodes]))) {
             error_setg(errp, "[%s] needs address = HOST:PORT", group);
             goto fail;
         }
@@ -177,7 +188,8 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         gsize ngroups;
         g_auto(GStrv) groups = g_key_file_get_groups(kf, &ngroups);
         if (ngroups != (gsize)c->num_nodes + 1) {
-            error_setg(errp, "sections must be [cluster] and [node0] .. [nodeN-1] "
+            error_setg(errp,
+                       "sections must be [cluster] and [node0] .. [nodeN-1] "
                        "with no gap; found %zu sections for %d nodes",
                        (size_t)ngroups, c->num_nodes);
             goto fail;
@@ -190,14 +202,15 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
     }
     for (int i = 0; i < c->num_cpus; i++) {
         if (c->cpu_node[i] < 0) {
-            error_setg(errp, "vCPU %d is not run by any node (vCPUs 0..%d must all be listed)",
+            error_setg(errp, "vCPU %d is not run by any node "
+                       "(vCPUs 0..%d must all be listed)",
                        i, c->num_cpus - 1);
             goto fail;
         }
     }
     if (c->cpu_node[0] != c->device_node) {
-        error_setg(errp, "vCPU 0 (the boot CPU) must run on the device node (node%d)",
-                   c->device_node);
+        error_setg(errp, "vCPU 0 (the boot CPU) must run on the device node "
+                   "(node%d)", c->device_node);
         goto fail;
     }
     return c;

@@ -6,8 +6,9 @@
  *   secret = some-long-string  # or: secret-file = /path (first line)
  *   device-node = 0            # the node that hosts the devices (default 0)
  *   connect-timeout = 30       # seconds to wait for the peers (default 30)
- *   read-ahead = 8             # pages sent ahead of a read by their owner-manager
- *                              # (0 = off, at most 64; default 8)
+ *   read-ahead = 8             # pages sent ahead of a read by their
+ *                              # owner-manager (0 = off, at most 64;
+ *                              # default 8)
  *   shm-name = dsmvm-guest1    # shm transport: name under /dev/shm
  *
  *   [node0]
@@ -43,7 +44,8 @@ typedef struct DsmvmCluster {
     /* cpu_node[i]: the node that runs vCPU i; -1 when no node claims it */
     int cpu_node[DSMVM_MAX_VCPUS];
     int num_cpus;       /* highest claimed vCPU + 1 */
-    char *digest;       /* hash of the file: every node must read the same one */
+    /* hash of the file: every node must read the same one */
+    char *digest;
 } DsmvmCluster;
 
 DsmvmCluster *dsmvm_cluster_load(const char *path, Error **errp);

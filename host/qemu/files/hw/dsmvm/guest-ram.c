@@ -53,14 +53,18 @@ int dsmvm_ram_pieces(DsmvmRamPiece *out, int max)
     return count;
 }
 
-/* Host address of [off, off+len) of machine->ram, which must not cross pieces. */
+/*
+ * Host address of [off, off+len) of machine->ram, which must not cross
+ * pieces.
+ */
 static void *ram_offset_to_host(uint64_t off, uint64_t len)
 {
     DsmvmRamPiece pieces[DSMVM_MAX_RAM_PIECES];
     int count = dsmvm_ram_pieces(pieces, DSMVM_MAX_RAM_PIECES);
 
     for (int i = 0; i < count; i++) {
-        if (off >= pieces[i].offset && off + len <= pieces[i].offset + pieces[i].size) {
+        if (off >= pieces[i].offset &&
+            off + len <= pieces[i].offset + pieces[i].size) {
             return pieces[i].host + (off - pieces[i].offset);
         }
     }

@@ -45,7 +45,8 @@ static int64_t wu_register_local(DsmvmNode *n, uint64_t gpa, uint64_t len)
         return -DSMVM_HC_EFAULT;
     }
     for (int i = 0; i < wu_count; i++) {
-        if (gpa < wu_areas[i].gpa + wu_areas[i].len && wu_areas[i].gpa < gpa + len) {
+        if (gpa < wu_areas[i].gpa + wu_areas[i].len &&
+            wu_areas[i].gpa < gpa + len) {
             return -DSMVM_HC_EEXIST;
         }
     }
@@ -69,7 +70,9 @@ static int64_t hc_wu_register(DsmvmNode *n, uint64_t gpa, uint64_t len)
     /* Every node marks the pages before the guest may use the area. */
     for (int i = 0; i < n->cluster->num_nodes; i++) {
         DsmvmMsgWuRegister req = {
-            .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_WU_REGISTER }, .gpa = gpa, .len = len,
+            .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_WU_REGISTER },
+            .gpa = gpa,
+            .len = len,
         };
         DsmvmMsgWuRegisterAck ack;
 
@@ -79,9 +82,9 @@ static int64_t hc_wu_register(DsmvmNode *n, uint64_t gpa, uint64_t len)
         dsmvm_request(n, i, &req, sizeof(req), &req.seq, &ack, sizeof(ack),
                       DSMVM_WU_TIMEOUT_MS, "a write-update registration");
         if (ack.result < 0) {
-            dsmvm_fatal(n, "node%d refused write-update area 0x%" PRIx64 "+0x%" PRIx64
-                        " (error %" PRId64 ") that this node accepted", i, gpa, len,
-                        ack.result);
+            dsmvm_fatal(n, "node%d refused write-update area "
+                        "0x%" PRIx64 "+0x%" PRIx64 " (error %" PRId64 ") "
+                        "that this node accepted", i, gpa, len, ack.result);
         }
     }
     trace_dsmvm_wu_register(gpa, len);
@@ -91,21 +94,25 @@ static int64_t hc_wu_register(DsmvmNode *n, uint64_t gpa, uint64_t len)
 static bool wu_area_contains(uint64_t gpa, uint64_t len)
 {
     for (int i = 0; i < wu_count; i++) {
-        if (gpa >= wu_areas[i].gpa && gpa + len <= wu_areas[i].gpa + wu_areas[i].len) {
+        if (gpa >= wu_areas[i].gpa &&
+            gpa + len <= wu_areas[i].gpa + wu_areas[i].len) {
             return true;
         }
     }
     return false;
 }
 
-/* Writes data at gpa (inside one page of an area) on every node, this one included. */
+/* Writes data at gpa (in one page of an area) on every node, this one too. */
 static void wu_write(DsmvmNode *n, uint64_t gpa, const void *data, uint64_t len)
 {
     void *host = dsmvm_gpa_to_host(gpa, len);
     bool had_bql = bql_locked();
     int r;
 
-    /* Other nodes apply it without our BQL; do not hold up this node meanwhile. */
+    /*
+     * Other nodes apply it without our BQL; do not hold up this node
+     * meanwhile.
+     */
     if (had_bql) {
         bql_unlock();
     }
@@ -117,10 +124,11 @@ static void wu_write(DsmvmNode *n, uint64_t gpa, const void *data, uint64_t len)
         uint64_t failed = dsm_failed_nodes(n->dsm);
 
         if (failed) {
-            dsmvm_fatal(n, "node%d failed: a write-update of 0x%" PRIx64 " could not reach it",
-                        ctz64(failed), gpa);
+            dsmvm_fatal(n, "node%d failed: a write-update of 0x%" PRIx64
+                        " could not reach it", ctz64(failed), gpa);
         }
-        dsmvm_fatal(n, "write-update of 0x%" PRIx64 " did not reach every node", gpa);
+        dsmvm_fatal(n, "write-update of 0x%" PRIx64 " did not reach every node",
+                    gpa);
     }
 }
 
@@ -141,13 +149,15 @@ static int64_t hc_wu_write64(DsmvmNode *n, uint64_t gpa, uint64_t value)
  * node's copy of dst. dst..dst+len stays within one page, which the DSM
  * replaces as a whole on each node: readers see all of the bytes or none.
  */
-static int64_t hc_wu_publish(DsmvmNode *n, uint64_t dst, uint64_t src, uint64_t len)
+static int64_t hc_wu_publish(DsmvmNode *n, uint64_t dst, uint64_t src,
+                             uint64_t len)
 {
     uint8_t buf[DSMVM_WU_PAGE_SIZE];
     const void *from;
 
     if (len == 0 || len > DSMVM_WU_PAGE_SIZE ||
-        (dst & (DSMVM_WU_PAGE_SIZE - 1)) + len > DSMVM_WU_PAGE_SIZE || src + len < src) {
+        (dst & (DSMVM_WU_PAGE_SIZE - 1)) + len > DSMVM_WU_PAGE_SIZE ||
+        src + len < src) {
         return -DSMVM_HC_EINVAL;
     }
     if (!wu_area_contains(dst, len)) {
@@ -163,8 +173,8 @@ static int64_t hc_wu_publish(DsmvmNode *n, uint64_t dst, uint64_t src, uint64_t 
     return 0;
 }
 
-static int64_t dsmvm_hypercall(DsmvmNode *n, uint32_t nr, uint64_t a0, uint64_t a1,
-                               uint64_t a2)
+static int64_t dsmvm_hypercall(DsmvmNode *n, uint32_t nr, uint64_t a0,
+                               uint64_t a1, uint64_t a2)
 {
     switch (nr) {
     case DSMVM_HC_FEATURES:
@@ -174,7 +184,8 @@ static int64_t dsmvm_hypercall(DsmvmNode *n, uint32_t nr, uint64_t a0, uint64_t 
         if (!(dsmvm_guest_features & DSMVM_FEATURE_WRITE_UPDATE)) {
             return -DSMVM_HC_EOPNOTSUPP;
         }
-        return nr == DSMVM_HC_WU_REGISTER ? hc_wu_register(n, a0, a1) : hc_wu_write64(n, a0, a1);
+        return nr == DSMVM_HC_WU_REGISTER ? hc_wu_register(n, a0, a1)
+                                          : hc_wu_write64(n, a0, a1);
     case DSMVM_HC_WU_PUBLISH:
         if (!(dsmvm_guest_features & DSMVM_FEATURE_WU_PUBLISH)) {
             return -DSMVM_HC_EOPNOTSUPP;
@@ -190,7 +201,8 @@ static uint64_t doorbell_read(void *opaque, hwaddr addr, unsigned size)
     return 0xffffffffu;
 }
 
-static void doorbell_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
+static void doorbell_write(void *opaque, hwaddr addr, uint64_t val,
+                           unsigned size)
 {
     DsmvmNode *n = opaque;
     CPUState *cs = current_cpu;
@@ -202,7 +214,8 @@ static void doorbell_write(void *opaque, hwaddr addr, uint64_t val, unsigned siz
     }
     env = &X86_CPU(cs)->env;
     cpu_synchronize_state(cs);
-    ret = dsmvm_hypercall(n, val, env->regs[R_EBX], env->regs[R_ECX], env->regs[R_ESI]);
+    ret = dsmvm_hypercall(n, val, env->regs[R_EBX], env->regs[R_ECX],
+                          env->regs[R_ESI]);
     trace_dsmvm_hypercall(cs->cpu_index, (uint32_t)val, env->regs[R_EBX],
                           env->regs[R_ECX], ret);
     env->regs[R_EAX] = ret;
@@ -221,12 +234,15 @@ void dsmvm_hypercall_install(DsmvmNode *n)
     if (!dsmvm_guest_features) {
         return;
     }
-    memory_region_init_io(&doorbell, OBJECT(n), &doorbell_ops, n, "dsmvm-doorbell", 4);
-    memory_region_add_subregion(get_system_io(), DSMVM_DOORBELL_PORT_DEFAULT, &doorbell);
+    memory_region_init_io(&doorbell, OBJECT(n), &doorbell_ops, n,
+                          "dsmvm-doorbell", 4);
+    memory_region_add_subregion(get_system_io(), DSMVM_DOORBELL_PORT_DEFAULT,
+                                &doorbell);
 }
 
 /* Main loop: a peer registers an area; mark it here too and answer. */
-void dsmvm_hypercall_handle(DsmvmNode *n, int src, const DsmvmMsgWuRegister *req)
+void dsmvm_hypercall_handle(DsmvmNode *n, int src,
+                            const DsmvmMsgWuRegister *req)
 {
     DsmvmMsgWuRegisterAck ack = {
         .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_WU_REGISTER_ACK },

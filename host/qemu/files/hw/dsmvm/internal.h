@@ -20,13 +20,15 @@ OBJECT_DECLARE_SIMPLE_TYPE(DsmvmNode, DSMVM_NODE)
 
 typedef struct DsmvmCounters {
     uint64_t io_forwarded;      /* accesses this node sent to the device node */
-    uint64_t io_served;         /* accesses the device node carried out for others */
+    /* accesses the device node carried out for others */
+    uint64_t io_served;
     uint64_t irqs_sent;         /* interrupts and IPIs sent to other nodes */
     uint64_t irqs_received;
     uint64_t eois_forwarded;
     uint64_t apic_updates_sent;
     uint64_t tb_flushes_queued;   /* replaced pages that held translated code */
-    uint64_t tb_flushes_skipped;  /* replaced pages without any: no main-loop round trip */
+    /* replaced pages without any: no main-loop round trip */
+    uint64_t tb_flushes_skipped;
 } DsmvmCounters;
 
 struct DsmvmNode {
@@ -45,12 +47,18 @@ struct DsmvmNode {
     Notifier shutdown;
     Notifier exit;
 
-    /* Messages from the DSM's receive thread that need the BQL wait here for the main loop. */
+    /*
+     * Messages from the DSM's receive thread that need the BQL wait here for
+     * the main loop.
+     */
     QemuMutex inbox_lock;
     GQueue inbox;
     QEMUBH *inbox_bh;
 
-    /* Requests waiting for a reply (I/O, clock samples); woken by the receive thread. */
+    /*
+     * Requests waiting for a reply (I/O, clock samples); woken by the receive
+     * thread.
+     */
     QemuMutex reply_lock;
     QemuCond reply_cond;
     GHashTable *pending;
@@ -89,12 +97,20 @@ void dsmvm_request(DsmvmNode *n, int dst, void *req, size_t req_len,
                    uint64_t *seq_field, void *reply, size_t reply_len,
                    int timeout_ms, const char *what);
 /* Called by the receive thread with a reply; false if nobody waits for seq. */
-bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply, size_t len);
+bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply,
+                            size_t len);
 
-/* Ends this node at once: message, statistics with the reason, exit status 1. */
-G_NORETURN void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/*
+ * Ends this node at once: message, statistics with the reason, exit
+ * status 1.
+ */
+G_NORETURN void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
 
-/* guest-ram.c: host address of [gpa, gpa + len) if it is all guest RAM, else NULL */
+/*
+ * guest-ram.c: host address of [gpa, gpa + len) if it is all guest RAM,
+ * else NULL
+ */
 /* A RAM block of machine->ram: the whole of it, or one NUMA node's backend. */
 #define DSMVM_MAX_RAM_PIECES 8
 typedef struct DsmvmRamPiece {
@@ -103,13 +119,17 @@ typedef struct DsmvmRamPiece {
     uint64_t size;
     uint8_t *host;
 } DsmvmRamPiece;
-/* Fills out[] in address order; returns how many, or -1 if machine->ram is
- * not made of at most max RAM blocks. */
+/*
+ * Fills out[] in address order; returns how many, or -1 if machine->ram is
+ * not made of at most max RAM blocks.
+ */
 int dsmvm_ram_pieces(DsmvmRamPiece *out, int max);
-/* Puts guest RAM under the DSM, each block with its home node (ram-homes.c);
- * homes gets e.g. "0,1" (-1: interleaved) for the fingerprint. */
-bool dsmvm_ram_register(DsmvmNode *n, MachineState *ms, char *homes, size_t homes_len,
-                        Error **errp);
+/*
+ * Puts guest RAM under the DSM, each block with its home node (ram-homes.c);
+ * homes gets e.g. "0,1" (-1: interleaved) for the fingerprint.
+ */
+bool dsmvm_ram_register(DsmvmNode *n, MachineState *ms, char *homes,
+                        size_t homes_len, Error **errp);
 void *dsmvm_gpa_to_host(uint64_t gpa, uint64_t len);
 uint64_t dsmvm_host_to_gpa(void *host);
 
@@ -123,7 +143,8 @@ void dsmvm_irq_handle(DsmvmNode *n, int src, unsigned type, const void *msg);
 
 /* hypercall.c */
 void dsmvm_hypercall_install(DsmvmNode *n);
-void dsmvm_hypercall_handle(DsmvmNode *n, int src, const DsmvmMsgWuRegister *req);
+void dsmvm_hypercall_handle(DsmvmNode *n, int src,
+                            const DsmvmMsgWuRegister *req);
 
 /* time-sync.c */
 void dsmvm_time_serve(DsmvmNode *n, int src, const DsmvmMsgTime *req);

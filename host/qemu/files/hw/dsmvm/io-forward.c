@@ -83,8 +83,9 @@ static const MemoryRegionOps dsmvm_overlay_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 8, .unaligned = true },
 };
 
-static void add_overlay(DsmvmNode *n, int *count, MemoryRegion *root, uint32_t space,
-                        uint64_t start, uint64_t end, const char *name)
+static void add_overlay(DsmvmNode *n, int *count, MemoryRegion *root,
+                        uint32_t space, uint64_t start, uint64_t end,
+                        const char *name)
 {
     DsmvmOverlay *o = &overlay_info[*count];
 
@@ -93,10 +94,14 @@ static void add_overlay(DsmvmNode *n, int *count, MemoryRegion *root, uint32_t s
     }
     assert(*count < DSMVM_IO_OVERLAYS);
     *o = (DsmvmOverlay){ .node = n, .space = space, .base = start };
-    memory_region_init_io(&n->overlays[*count], OBJECT(n), &dsmvm_overlay_ops, o,
-                          name, end - start);
-    /* Above everything the machine maps there: these addresses belong to the device node. */
-    memory_region_add_subregion_overlap(root, start, &n->overlays[*count], INT_MAX);
+    memory_region_init_io(&n->overlays[*count], OBJECT(n), &dsmvm_overlay_ops,
+                          o, name, end - start);
+    /*
+     * Above everything the machine maps there: these addresses belong to the
+     * device node.
+     */
+    memory_region_add_subregion_overlap(root, start, &n->overlays[*count],
+                                        INT_MAX);
     (*count)++;
 }
 
@@ -107,16 +112,21 @@ void dsmvm_io_install_overlays(DsmvmNode *n)
     uint64_t high_ram_end = 0x100000000ULL + x86ms->above_4g_mem_size;
     int count = 0;
 
-    add_overlay(n, &count, get_system_io(), DSMVM_SPACE_IO, 0, DSMVM_DOORBELL_PORT_DEFAULT,
+    add_overlay(n, &count, get_system_io(), DSMVM_SPACE_IO,
+                0, DSMVM_DOORBELL_PORT_DEFAULT,
                 "dsmvm-forward-io-low");
-    add_overlay(n, &count, get_system_io(), DSMVM_SPACE_IO, DSMVM_DOORBELL_PORT_DEFAULT + 4,
-                0x10000, "dsmvm-forward-io-high");
-    add_overlay(n, &count, get_system_memory(), DSMVM_SPACE_MEMORY, low_ram_end, APIC_MMIO_BASE,
+    add_overlay(n, &count, get_system_io(), DSMVM_SPACE_IO,
+                DSMVM_DOORBELL_PORT_DEFAULT + 4, 0x10000,
+                "dsmvm-forward-io-high");
+    add_overlay(n, &count, get_system_memory(), DSMVM_SPACE_MEMORY,
+                low_ram_end, APIC_MMIO_BASE,
                 "dsmvm-forward-mmio-low");
-    add_overlay(n, &count, get_system_memory(), DSMVM_SPACE_MEMORY, APIC_MMIO_END, LOW_MMIO_END,
+    add_overlay(n, &count, get_system_memory(), DSMVM_SPACE_MEMORY,
+                APIC_MMIO_END, LOW_MMIO_END,
                 "dsmvm-forward-mmio-top");
-    add_overlay(n, &count, get_system_memory(), DSMVM_SPACE_MEMORY, high_ram_end,
-                high_ram_end + HIGH_MMIO_SPAN, "dsmvm-forward-mmio-high");
+    add_overlay(n, &count, get_system_memory(), DSMVM_SPACE_MEMORY,
+                high_ram_end, high_ram_end + HIGH_MMIO_SPAN,
+                "dsmvm-forward-mmio-high");
 }
 
 /* The i440FX's Programmable Attribute Map: 0xc0000-0xfffff in 7 registers. */
@@ -134,13 +144,16 @@ void dsmvm_io_install_overlays(DsmvmNode *n)
  */
 void dsmvm_io_bios_area_as_ram(DsmvmNode *n)
 {
-    PCIDevice *host = PCI_DEVICE(object_resolve_path_type("", TYPE_I440FX_PCI_DEVICE, NULL));
+    PCIDevice *host =
+        PCI_DEVICE(object_resolve_path_type("", TYPE_I440FX_PCI_DEVICE, NULL));
 
     if (!host) {
-        dsmvm_fatal(n, "the machine has no i440FX host bridge; only -machine pc is supported");
+        dsmvm_fatal(n, "the machine has no i440FX host bridge; "
+                    "only -machine pc is supported");
     }
     for (int i = 0; i < I440FX_PAM_COUNT; i++) {
-        pci_host_config_write_common(host, I440FX_PAM_BASE + i, pci_config_size(host),
+        pci_host_config_write_common(host, I440FX_PAM_BASE + i,
+                                     pci_config_size(host),
                                      PAM_BOTH_RAM_RW, 1);
     }
 }
@@ -148,7 +161,8 @@ void dsmvm_io_bios_area_as_ram(DsmvmNode *n)
 /* Device node, main loop: carry out another node's access and answer it. */
 void dsmvm_io_serve(DsmvmNode *n, int src, const DsmvmMsgIoReq *req)
 {
-    AddressSpace *as = req->space == DSMVM_SPACE_IO ? &address_space_io : &address_space_memory;
+    AddressSpace *as = req->space == DSMVM_SPACE_IO ? &address_space_io
+                                                    : &address_space_memory;
     DsmvmMsgIoReply reply = {
         .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_IO_REPLY },
         .seq = req->seq,
@@ -157,14 +171,17 @@ void dsmvm_io_serve(DsmvmNode *n, int src, const DsmvmMsgIoReq *req)
 
     if (req->is_write) {
         stn_le_p(buf, req->size, req->data);
-        reply.result = address_space_write(as, req->addr, MEMTXATTRS_UNSPECIFIED, buf,
+        reply.result = address_space_write(as, req->addr,
+                                           MEMTXATTRS_UNSPECIFIED, buf,
                                            req->size);
     } else {
-        reply.result = address_space_read(as, req->addr, MEMTXATTRS_UNSPECIFIED, buf,
+        reply.result = address_space_read(as, req->addr,
+                                          MEMTXATTRS_UNSPECIFIED, buf,
                                           req->size);
         reply.data = ldn_le_p(buf, req->size);
     }
     n->counters.io_served++;
-    trace_dsmvm_io_serve(src, req->space, req->addr, req->size, req->is_write, reply.data);
+    trace_dsmvm_io_serve(src, req->space, req->addr, req->size, req->is_write,
+                         reply.data);
     dsmvm_send(n, src, &reply, sizeof(reply));
 }

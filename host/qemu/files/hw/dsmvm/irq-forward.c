@@ -29,7 +29,8 @@ void dsmvm_forward_apic_delivery(CPUState *target, int apic_index,
     };
 
     qatomic_inc(&n->counters.irqs_sent);
-    trace_dsmvm_apic_forward(dst, apic_index, delivery_mode, vector, trigger_mode);
+    trace_dsmvm_apic_forward(dst, apic_index, delivery_mode, vector,
+                             trigger_mode);
     dsmvm_send(n, dst, &m, sizeof(m));
 }
 
@@ -55,7 +56,10 @@ void dsmvm_apic_identity_changed(int apic_index, uint8_t id, uint8_t log_dest,
 bool dsmvm_ioapic_eoi_forwarded(int vector)
 {
     DsmvmNode *n = dsmvm_node;
-    DsmvmMsgEoi m = { .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_EOI }, .vector = vector };
+    DsmvmMsgEoi m = {
+        .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_EOI },
+        .vector = vector,
+    };
 
     if (!dsmvm_active || !n->dsm || dsmvm_is_device_node(n)) {
         return false;
@@ -72,11 +76,12 @@ void dsmvm_irq_handle(DsmvmNode *n, int src, unsigned type, const void *msg)
     case DSMVM_MSG_APIC: {
         const DsmvmMsgApic *m = msg;
 
-        trace_dsmvm_apic_deliver(src, m->apic_index, m->delivery_mode, m->vector);
+        trace_dsmvm_apic_deliver(src, m->apic_index, m->delivery_mode,
+                                 m->vector);
         if (!apic_dsmvm_deliver(m->apic_index, m->delivery_mode, m->vector,
                                 m->trigger_mode)) {
-            dsmvm_fatal(n, "node%d sent an interrupt for APIC %u, whose vCPU does not run here",
-                        src, m->apic_index);
+            dsmvm_fatal(n, "node%d sent an interrupt for APIC %u, "
+                        "whose vCPU does not run here", src, m->apic_index);
         }
         n->counters.irqs_received++;
         break;
@@ -84,8 +89,10 @@ void dsmvm_irq_handle(DsmvmNode *n, int src, unsigned type, const void *msg)
     case DSMVM_MSG_APIC_IDENTITY: {
         const DsmvmMsgApicIdentity *m = msg;
 
-        if (!apic_dsmvm_set_identity(m->apic_index, m->id, m->log_dest, m->dest_mode)) {
-            dsmvm_fatal(n, "node%d updated APIC %u, which does not exist", src, m->apic_index);
+        if (!apic_dsmvm_set_identity(m->apic_index, m->id, m->log_dest,
+                                     m->dest_mode)) {
+            dsmvm_fatal(n, "node%d updated APIC %u, which does not exist",
+                        src, m->apic_index);
         }
         break;
     }
@@ -99,7 +106,7 @@ void dsmvm_irq_handle(DsmvmNode *n, int src, unsigned type, const void *msg)
         break;
     }
     default:
-        dsmvm_fatal(n, "node%d sent message type %u, which this node does not expect",
-                    src, type);
+        dsmvm_fatal(n, "node%d sent message type %u, "
+                    "which this node does not expect", src, type);
     }
 }

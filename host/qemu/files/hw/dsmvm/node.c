@@ -2,8 +2,8 @@
  * dsmvm-node: this QEMU process is one node of a guest that several QEMU
  * processes run together.
  *
- *   -object dsmvm-node,id=dsmvm,node=1,cluster=/etc/dsmvm/guest.conf[,stats-file=PATH]
- *           [,watch-gpns=GPN,watch-gpns=GPN...]
+ *   -object dsmvm-node,id=dsmvm,node=1,cluster=/etc/dsmvm/guest.conf
+ *           [,stats-file=PATH][,watch-gpns=GPN,watch-gpns=GPN...]
  *
  * Every node is started with the same machine, -smp, -m and devices. Guest
  * RAM is handed to host/dsm (Ivy DSM over userfaultfd); each node runs the
@@ -38,8 +38,8 @@
 
 DsmvmNode *dsmvm_node;
 
-OBJECT_DEFINE_SIMPLE_TYPE_WITH_INTERFACES(DsmvmNode, dsmvm_node, DSMVM_NODE, OBJECT,
-                                          { TYPE_USER_CREATABLE }, { })
+OBJECT_DEFINE_SIMPLE_TYPE_WITH_INTERFACES(DsmvmNode, dsmvm_node, DSMVM_NODE,
+                                          OBJECT, { TYPE_USER_CREATABLE }, { })
 
 void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...)
 {
@@ -49,16 +49,21 @@ void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...)
     vsnprintf(n->exit_reason, sizeof(n->exit_reason), fmt, ap);
     va_end(ap);
     qatomic_set(&n->fatal, true);
-    error_report("dsmvm node%u: %s; stopping this node", n->node_id, n->exit_reason);
+    error_report("dsmvm node%u: %s; stopping this node", n->node_id,
+                 n->exit_reason);
     dsmvm_stats_write(n);
     fflush(stderr);
-    /* Not exit(): the DSM's own threads may be the caller, and vCPUs may be blocked on it. */
+    /*
+     * Not exit(): the DSM's own threads may be the caller, and vCPUs may be
+     * blocked on it.
+     */
     _exit(1);
 }
 
 void dsmvm_send(DsmvmNode *n, int dst, const void *msg, size_t len)
 {
-    if (dsm_send_app(n->dsm, dst, msg, len) < 0 && !qatomic_read(&n->shutting_down)) {
+    if (dsm_send_app(n->dsm, dst, msg, len) < 0 &&
+        !qatomic_read(&n->shutting_down)) {
         dsmvm_fatal(n, "cannot send to node%d: the connection is gone", dst);
     }
 }
@@ -104,7 +109,8 @@ void dsmvm_request(DsmvmNode *n, int dst, void *req, size_t req_len,
         if (left_ms <= 0) {
             g_hash_table_remove(n->pending, &p.seq);
             qemu_mutex_unlock(&n->reply_lock);
-            dsmvm_fatal(n, "node%d did not answer %s within %d ms", dst, what, timeout_ms);
+            dsmvm_fatal(n, "node%d did not answer %s within %d ms",
+                        dst, what, timeout_ms);
         }
         qemu_cond_timedwait(&n->reply_cond, &n->reply_lock, left_ms);
     }
@@ -120,7 +126,8 @@ void dsmvm_request(DsmvmNode *n, int dst, void *req, size_t req_len,
     memcpy(reply, p.reply, reply_len);
 }
 
-bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply, size_t len)
+bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply,
+                            size_t len)
 {
     DsmvmPending *p;
 
@@ -161,7 +168,8 @@ static void dsmvm_inbox_push(DsmvmNode *n, DsmvmInboxItem *item)
 }
 
 /* "a=1;b=2" lists: the first key whose values differ, for a clear refusal. */
-static char *fingerprint_difference(const char *mine, const char *theirs, int peer)
+static char *fingerprint_difference(const char *mine, const char *theirs,
+                                    int peer)
 {
     g_auto(GStrv) a = g_strsplit(mine, ";", -1);
     g_auto(GStrv) b = g_strsplit(theirs, ";", -1);
@@ -190,7 +198,8 @@ static void dsmvm_handle_hello(DsmvmNode *n, int src, const DsmvmMsgHello *m)
     qemu_mutex_lock(&n->reply_lock);
     if (strcmp(m->fingerprint, n->fingerprint)) {
         if (!n->hello_error) {
-            n->hello_error = fingerprint_difference(n->fingerprint, m->fingerprint, src);
+            n->hello_error = fingerprint_difference(n->fingerprint,
+                                                    m->fingerprint, src);
         }
     } else {
         n->hellos_ok++;
@@ -199,17 +208,22 @@ static void dsmvm_handle_hello(DsmvmNode *n, int src, const DsmvmMsgHello *m)
     qemu_mutex_unlock(&n->reply_lock);
 }
 
-/* Runs on the DSM's receive thread: must not take the BQL (a vCPU holding it
- * may be waiting for this very thread to resolve a page fault). */
-static void dsmvm_app_message(void *opaque, int src, const void *buf, size_t len)
+/*
+ * Runs on the DSM's receive thread: must not take the BQL (a vCPU holding it
+ * may be waiting for this very thread to resolve a page fault).
+ */
+static void dsmvm_app_message(void *opaque, int src, const void *buf,
+                              size_t len)
 {
     DsmvmNode *n = opaque;
     const char *why = NULL;
     unsigned type = dsmvm_msg_check(buf, len, &why);
     DsmvmInboxItem *item;
 
-    if (!type || src < 0 || src >= n->cluster->num_nodes || src == (int)n->node_id) {
-        dsmvm_fatal(n, "malformed message from node%d: %s", src, why ? why : "bad source");
+    if (!type || src < 0 || src >= n->cluster->num_nodes ||
+        src == (int)n->node_id) {
+        dsmvm_fatal(n, "malformed message from node%d: %s", src,
+                    why ? why : "bad source");
     }
     trace_dsmvm_msg_received(src, type, len);
     switch (type) {
@@ -252,8 +266,8 @@ static void dsmvm_app_message(void *opaque, int src, const void *buf, size_t len
     case DSMVM_MSG_IO_REQ:
     case DSMVM_MSG_EOI:
         if (!dsmvm_is_device_node(n)) {
-            dsmvm_fatal(n, "node%d sent a device request to node%u, which hosts no devices",
-                        src, n->node_id);
+            dsmvm_fatal(n, "node%d sent a device request to node%u, "
+                        "which hosts no devices", src, n->node_id);
         }
         break;
     default:
@@ -299,7 +313,8 @@ static void dsmvm_inbox_bh(void *opaque)
             break;
         }
         case DSMVM_MSG_SHUTDOWN:
-            info_report("dsmvm node%u: node%d powered the guest off", n->node_id, item->src);
+            info_report("dsmvm node%u: node%d powered the guest off",
+                        n->node_id, item->src);
             snprintf(n->exit_reason, sizeof(n->exit_reason),
                      "guest shutdown (from node%d)", item->src);
             qemu_system_shutdown_request(SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
@@ -386,20 +401,23 @@ static void dsmvm_log(void *opaque, enum dsm_log_level level, const char *msg)
 
 /* --- start-up ----------------------------------------------------------- */
 
-static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms, const char *homes)
+static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms,
+                                   const char *homes)
 {
     snprintf(n->fingerprint, sizeof(n->fingerprint),
-             "version=1;cluster=%.16s;machine=%s;accel=%s;smp=%u;maxcpus=%u;ram=%" PRIu64
-             ";nodes=%d;guest-features=%u;ram-homes=%s",
-             n->cluster->digest, object_get_typename(OBJECT(ms)), current_accel_name(),
-             ms->smp.cpus, ms->smp.max_cpus, (uint64_t)ms->ram_size, n->cluster->num_nodes,
+             "version=1;cluster=%.16s;machine=%s;accel=%s;smp=%u;maxcpus=%u;"
+             "ram=%" PRIu64 ";nodes=%d;guest-features=%u;ram-homes=%s",
+             n->cluster->digest, object_get_typename(OBJECT(ms)),
+             current_accel_name(), ms->smp.cpus, ms->smp.max_cpus,
+             (uint64_t)ms->ram_size, n->cluster->num_nodes,
              dsmvm_guest_features, homes);
 }
 
 static void dsmvm_exchange_hellos(DsmvmNode *n)
 {
     DsmvmMsgHello hello = { .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_HELLO } };
-    int64_t deadline = g_get_monotonic_time() + n->cluster->connect_timeout_s * G_USEC_PER_SEC;
+    int64_t deadline = g_get_monotonic_time() +
+                       n->cluster->connect_timeout_s * G_USEC_PER_SEC;
 
     pstrcpy(hello.fingerprint, sizeof(hello.fingerprint), n->fingerprint);
     dsmvm_broadcast(n, &hello, sizeof(hello));
@@ -407,8 +425,8 @@ static void dsmvm_exchange_hellos(DsmvmNode *n)
     while (!n->hello_error && n->hellos_ok < n->cluster->num_nodes - 1) {
         if (g_get_monotonic_time() > deadline) {
             qemu_mutex_unlock(&n->reply_lock);
-            dsmvm_fatal(n, "peers did not confirm their configuration within %d s",
-                        n->cluster->connect_timeout_s);
+            dsmvm_fatal(n, "peers did not confirm their configuration "
+                        "within %d s", n->cluster->connect_timeout_s);
         }
         qemu_cond_timedwait(&n->reply_cond, &n->reply_lock, 100);
     }
@@ -448,13 +466,15 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     int local_cpus = 0;
 
     if (kvm_enabled() && kvm_irqchip_in_kernel()) {
-        dsmvm_fatal(n, "under KVM a distributed guest needs the userspace interrupt "
-                    "controller: add kernel-irqchip=off to -machine (or -accel kvm,"
-                    "kernel-irqchip=off)");
+        dsmvm_fatal(n, "under KVM a distributed guest needs the userspace "
+                    "interrupt controller: add kernel-irqchip=off to -machine "
+                    "(or -accel kvm,kernel-irqchip=off)");
     }
-    if (ms->smp.cpus != (unsigned)c->num_cpus || ms->smp.max_cpus != ms->smp.cpus) {
-        dsmvm_fatal(n, "-smp says %u vCPUs (max %u) but the cluster description assigns %d; "
-                    "they must agree (and CPU hotplug is not supported)",
+    if (ms->smp.cpus != (unsigned)c->num_cpus ||
+        ms->smp.max_cpus != ms->smp.cpus) {
+        dsmvm_fatal(n, "-smp says %u vCPUs (max %u) but the cluster "
+                    "description assigns %d; they must agree "
+                    "(and CPU hotplug is not supported)",
                     ms->smp.cpus, ms->smp.max_cpus, c->num_cpus);
     }
     if (!ms->ram) {
@@ -470,7 +490,8 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     dsm_config_init(&cfg);
     cfg.node_id = n->node_id;
     cfg.num_nodes = c->num_nodes;
-    cfg.transport = c->transport == DSMVM_TRANSPORT_SHM ? DSM_TRANSPORT_SHM : DSM_TRANSPORT_TCP;
+    cfg.transport = c->transport == DSMVM_TRANSPORT_SHM ? DSM_TRANSPORT_SHM
+                                                        : DSM_TRANSPORT_TCP;
     cfg.tcp_addrs = (const char *const *)c->addresses;
     cfg.shm_name = c->shm_name;
     cfg.secret = c->secret;
@@ -486,15 +507,18 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     }
     /* Before connecting: a peer's HELLO may arrive as soon as we are. */
     dsmvm_make_fingerprint(n, ms, homes);
-    info_report("dsmvm node%u of %d: waiting up to %d s for the peers (%s transport)",
+    info_report("dsmvm node%u of %d: waiting up to %d s for the peers "
+                "(%s transport)",
                 n->node_id, c->num_nodes, c->connect_timeout_s,
                 c->transport == DSMVM_TRANSPORT_SHM ? "shm" : "tcp");
     if (dsm_start(n->dsm, err, sizeof(err)) < 0) {
         dsmvm_fatal(n, "cannot connect to the cluster: %s", err);
     }
     dsmvm_exchange_hellos(n);
-    info_report("dsmvm node%u: all %d nodes connected; this node runs %d of %d vCPUs%s",
-                n->node_id, c->num_nodes, local_cpus, ms->smp.cpus, dsmvm_is_device_node(n) ? " and the devices" : "");
+    info_report("dsmvm node%u: all %d nodes connected; "
+                "this node runs %d of %d vCPUs%s",
+                n->node_id, c->num_nodes, local_cpus, ms->smp.cpus,
+                dsmvm_is_device_node(n) ? " and the devices" : "");
 
     dsmvm_hypercall_install(n);
     if (!dsmvm_is_device_node(n)) {
@@ -541,14 +565,15 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
         return;
     }
     if (!n->cluster_path) {
-        error_setg(errp, TYPE_DSMVM_NODE ": the cluster property (path of the cluster "
-                   "description) is required");
+        error_setg(errp, TYPE_DSMVM_NODE ": the cluster property "
+                   "(path of the cluster description) is required");
         return;
     }
     /* Each feature needs the ones below it: 0, 1, 3 or 7. */
     if (dsmvm_guest_features & (dsmvm_guest_features + 1) ||
         dsmvm_guest_features > DSMVM_FEATURES_ALL) {
-        error_setg(errp, TYPE_DSMVM_NODE ": guest-features must be 0, 1, 3 or 7, not %u",
+        error_setg(errp, TYPE_DSMVM_NODE
+                   ": guest-features must be 0, 1, 3 or 7, not %u",
                    dsmvm_guest_features);
         return;
     }
@@ -557,7 +582,8 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
         return;
     }
     if (n->node_id >= (uint32_t)n->cluster->num_nodes) {
-        error_setg(errp, TYPE_DSMVM_NODE ": node=%u but %s describes nodes 0..%d",
+        error_setg(errp, TYPE_DSMVM_NODE
+                   ": node=%u but %s describes nodes 0..%d",
                    n->node_id, n->cluster_path, n->cluster->num_nodes - 1);
         return;
     }
@@ -566,7 +592,11 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
     qemu_cond_init(&n->reply_cond);
     g_queue_init(&n->inbox);
     n->pending = g_hash_table_new(g_int64_hash, g_int64_equal);
-    n->inbox_bh = qemu_bh_new(dsmvm_inbox_bh, n);
+    /*
+     * Not a device's BH: it touches no device state, so there is no
+     * MemReentrancyGuard to pass (NULL is what qemu_bh_new() passes).
+     */
+    n->inbox_bh = qemu_bh_new_guarded(dsmvm_inbox_bh, n, NULL);
     n->machine_done.notify = dsmvm_machine_done;
     qemu_add_machine_init_done_notifier(&n->machine_done);
     n->shutdown.notify = dsmvm_shutdown_notify;
@@ -616,7 +646,10 @@ static void dsmvm_get_watch_gpns(Object *obj, Visitor *v, const char *name,
     qapi_free_uint64List(list);
 }
 
-/* A list, so that any number of pages passes -object (watch-gpns=GPN,watch-gpns=GPN). */
+/*
+ * A list, so that any number of pages passes -object
+ * (watch-gpns=GPN,watch-gpns=GPN).
+ */
 static void dsmvm_set_watch_gpns(Object *obj, Visitor *v, const char *name,
                                  void *opaque, Error **errp)
 {
@@ -648,8 +681,10 @@ static void dsmvm_node_init(Object *obj)
 {
     DsmvmNode *n = DSMVM_NODE(obj);
 
-    object_property_add_uint32_ptr(obj, "node", &n->node_id, OBJ_PROP_FLAG_READWRITE);
-    object_property_set_description(obj, "node", "this node's id in the cluster");
+    object_property_add_uint32_ptr(obj, "node", &n->node_id,
+                                   OBJ_PROP_FLAG_READWRITE);
+    object_property_set_description(obj, "node",
+                                    "this node's id in the cluster");
     object_property_add_uint32_ptr(obj, "guest-features", &dsmvm_guest_features,
                                    OBJ_PROP_FLAG_READWRITE);
     object_property_set_description(obj, "guest-features",
@@ -668,15 +703,17 @@ static void dsmvm_node_class_init(ObjectClass *oc, void *data)
     UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
 
     ucc->complete = dsmvm_node_complete;
-    object_class_property_add_str(oc, "cluster", dsmvm_get_cluster, dsmvm_set_cluster);
+    object_class_property_add_str(oc, "cluster", dsmvm_get_cluster,
+                                  dsmvm_set_cluster);
     object_class_property_set_description(oc, "cluster",
                                           "path of the cluster description every node reads");
     object_class_property_add_str(oc, "stats-file", dsmvm_get_stats_file,
                                   dsmvm_set_stats_file);
     object_class_property_set_description(oc, "stats-file",
                                           "where to write this node's statistics (JSON) at exit");
-    object_class_property_add(oc, "watch-gpns", "uint64List", dsmvm_get_watch_gpns,
-                              dsmvm_set_watch_gpns, NULL, NULL);
+    object_class_property_add(oc, "watch-gpns", "uint64List",
+                              dsmvm_get_watch_gpns, dsmvm_set_watch_gpns,
+                              NULL, NULL);
     object_class_property_set_description(oc, "watch-gpns",
                                           "guest page numbers whose DSM counters the "
                                           "statistics report (a list: watch-gpns=GPN,watch-gpns=GPN)");

@@ -31,14 +31,16 @@ static int numa_node_home(DsmvmNode *n, MachineState *ms, int nid)
             continue;
         }
         if (home != DSM_HOME_INTERLEAVE && home != n->cluster->cpu_node[i]) {
-            return DSM_HOME_INTERLEAVE;    /* split over dsmvm nodes: no single home */
+            /* split over dsmvm nodes: no single home */
+            return DSM_HOME_INTERLEAVE;
         }
         home = n->cluster->cpu_node[i];
     }
     return home;
 }
 
-static int piece_home(DsmvmNode *n, MachineState *ms, const DsmvmRamPiece *piece)
+static int piece_home(DsmvmNode *n, MachineState *ms,
+                      const DsmvmRamPiece *piece)
 {
     NumaState *ns = ms->numa_state;
 
@@ -52,29 +54,31 @@ static int piece_home(DsmvmNode *n, MachineState *ms, const DsmvmRamPiece *piece
     return DSM_HOME_INTERLEAVE;
 }
 
-bool dsmvm_ram_register(DsmvmNode *n, MachineState *ms, char *homes, size_t homes_len,
-                        Error **errp)
+bool dsmvm_ram_register(DsmvmNode *n, MachineState *ms, char *homes,
+                        size_t homes_len, Error **errp)
 {
     DsmvmRamPiece pieces[DSMVM_MAX_RAM_PIECES];
     int count = dsmvm_ram_pieces(pieces, DSMVM_MAX_RAM_PIECES);
     size_t used = 0;
 
     if (count <= 0) {
-        error_setg(errp, "guest RAM is not made of at most %d RAM blocks (one per guest "
-                   "NUMA node)", DSMVM_MAX_RAM_PIECES);
+        error_setg(errp, "guest RAM is not made of at most %d RAM blocks "
+                   "(one per guest NUMA node)", DSMVM_MAX_RAM_PIECES);
         return false;
     }
     homes[0] = '\0';
     for (int i = 0; i < count; i++) {
         int home = piece_home(n, ms, &pieces[i]);
 
-        if (dsm_add_region_home(n->dsm, pieces[i].host, pieces[i].size, home) < 0) {
-            error_setg_errno(errp, errno, "cannot put guest RAM [%#" PRIx64 ", +%" PRIu64
-                             ") under the DSM", pieces[i].offset, pieces[i].size);
+        if (dsm_add_region_home(n->dsm, pieces[i].host, pieces[i].size,
+                                home) < 0) {
+            error_setg_errno(errp, errno, "cannot put guest RAM [0x%" PRIx64
+                             ", +%" PRIu64 ") under the DSM",
+                             pieces[i].offset, pieces[i].size);
             return false;
         }
-        used += snprintf(homes + used, used < homes_len ? homes_len - used : 0, "%s%d",
-                         i ? "," : "", home);
+        used += snprintf(homes + used, used < homes_len ? homes_len - used : 0,
+                         "%s%d", i ? "," : "", home);
     }
     if (used >= homes_len) {
         error_setg(errp, "too many RAM blocks to describe");

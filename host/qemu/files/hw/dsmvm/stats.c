@@ -1,5 +1,6 @@
 /*
- * dsmvm: this node's counters as JSON, for qom-get and for the launcher's summary.
+ * dsmvm: this node's counters as JSON, for qom-get and for the launcher's
+ * summary.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -15,10 +16,14 @@ static void append_page(GString *s, const char *sep, uint64_t gpn,
                         const struct dsm_page_count *c)
 {
     g_string_append_printf(s, "%s{\"gpn\": %" PRIu64 ", \"faults\": %u, "
-                           "\"invalidations\": %u}", sep, gpn, c->faults, c->invalidations);
+                           "\"invalidations\": %u}",
+                           sep, gpn, c->faults, c->invalidations);
 }
 
-/* "hot_pages": this node's hottest pages; "watched_pages": those named by watch-gpns. */
+/*
+ * "hot_pages": this node's hottest pages; "watched_pages": those named by
+ * watch-gpns.
+ */
 static void append_pages(DsmvmNode *n, GString *s)
 {
     struct dsm_page_count hot[HOT_PAGES];
@@ -26,7 +31,8 @@ static void append_pages(DsmvmNode *n, GString *s)
 
     g_string_append(s, ", \"hot_pages\": [");
     for (size_t i = 0; i < count; i++) {
-        append_page(s, i ? ", " : "", dsmvm_host_to_gpa(hot[i].addr) / 4096, &hot[i]);
+        append_page(s, i ? ", " : "", dsmvm_host_to_gpa(hot[i].addr) / 4096,
+                    &hot[i]);
     }
     g_string_append(s, "], \"watched_pages\": [");
     for (int i = 0; i < n->num_watch; i++) {
@@ -53,14 +59,17 @@ char *dsmvm_stats_json(DsmvmNode *n)
     }
     g_string_append_printf(s, "\"node\": %u, \"vcpus\": [", n->node_id);
     CPU_FOREACH(cpu) {
-        if (n->cluster && n->cluster->cpu_node[cpu->cpu_index] == (int)n->node_id) {
+        if (n->cluster &&
+            n->cluster->cpu_node[cpu->cpu_index] == (int)n->node_id) {
             g_string_append_printf(s, "%s%d", sep, cpu->cpu_index);
             sep = ", ";
         }
     }
     g_string_append_printf(s, "], \"device_node\": %s",
-                           n->cluster && dsmvm_is_device_node(n) ? "true" : "false");
-#define FIELD(name, value) g_string_append_printf(s, ", \"" name "\": %" PRIu64, (uint64_t)(value))
+                           n->cluster && dsmvm_is_device_node(n) ?
+                           "true" : "false");
+#define FIELD(name, value) \
+    g_string_append_printf(s, ", \"" name "\": %" PRIu64, (uint64_t)(value))
     FIELD("read_faults", st.read_faults);
     FIELD("write_faults", st.write_faults);
     FIELD("faults_remote", st.faults_remote);
@@ -96,7 +105,10 @@ char *dsmvm_stats_json(DsmvmNode *n)
     return g_string_free(s, false);
 }
 
-/* Written atomically (temporary file, then rename) so a reader never sees half of it. */
+/*
+ * Written atomically (temporary file, then rename) so a reader never sees
+ * half of it.
+ */
 void dsmvm_stats_write(DsmvmNode *n)
 {
     g_autofree char *json = NULL;
@@ -107,7 +119,8 @@ void dsmvm_stats_write(DsmvmNode *n)
     }
     json = dsmvm_stats_json(n);
     tmp = g_strdup_printf("%s.tmp", n->stats_file);
-    if (!g_file_set_contents(tmp, json, -1, NULL) || rename(tmp, n->stats_file)) {
+    if (!g_file_set_contents(tmp, json, -1, NULL) ||
+        rename(tmp, n->stats_file)) {
         error_report("dsmvm node%u: cannot write statistics to %s", n->node_id,
                      n->stats_file);
     }

@@ -37,9 +37,12 @@ void dsmvm_time_sync(DsmvmNode *n)
     int64_t best_rtt = INT64_MAX, best_clock_delta = 0, best_ticks_delta = 0;
 
     if (kvm_enabled()) {
-        /* KVM keeps the TSC in the kernel: see the README's note on KVM time. */
-        warn_report("dsmvm node%u: clock synchronisation under KVM covers the virtual "
-                    "clock only", n->node_id);
+        /*
+         * KVM keeps the TSC in the kernel: see the README's note on KVM
+         * time.
+         */
+        warn_report("dsmvm node%u: clock synchronisation under KVM covers "
+                    "the virtual clock only", n->node_id);
     }
     for (int i = 0; i < TIME_SAMPLES; i++) {
         DsmvmMsgTime req = { .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_TIME_REQ } };
@@ -54,7 +57,10 @@ void dsmvm_time_sync(DsmvmNode *n)
         rtt = clock1 - clock0;
         if (rtt < best_rtt) {
             best_rtt = rtt;
-            /* The device node's clock at clock1 is its sample plus half the round trip. */
+            /*
+             * The device node's clock at clock1 is its sample plus half the
+             * round trip.
+             */
             best_clock_delta = reply.clock_ns + rtt / 2 - clock1;
             best_ticks_delta = reply.ticks + (ticks1 - ticks0) / 2 - ticks1;
         }
@@ -62,6 +68,7 @@ void dsmvm_time_sync(DsmvmNode *n)
     cpu_timers_shift(best_clock_delta, best_ticks_delta);
     trace_dsmvm_time_sync(best_rtt, best_clock_delta, best_ticks_delta);
     info_report("dsmvm node%u: clocks aligned with node%d (shifted by %" PRId64
-                " ns, round trip %" PRId64 " ns)", n->node_id, n->cluster->device_node,
+                " ns, round trip %" PRId64 " ns)",
+                n->node_id, n->cluster->device_node,
                 best_clock_delta, best_rtt);
 }

@@ -15,7 +15,7 @@
 #define DSMVM_WIRE_MAGIC 0x44534d56u /* "DSMV" */
 
 enum DsmvmMsgType {
-    DSMVM_MSG_HELLO = 1,      /* configuration fingerprint, sent to every peer */
+    DSMVM_MSG_HELLO = 1,      /* configuration fingerprint, to every peer */
     DSMVM_MSG_APIC,           /* an interrupt for a vCPU of the receiver */
     DSMVM_MSG_APIC_IDENTITY,  /* APIC ID / logical destination changed */
     DSMVM_MSG_EOI,            /* level-triggered EOI, to the device node */

@@ -13,10 +13,16 @@
 
 #define TYPE_DSMVM_NODE "dsmvm-node"
 
-/* True once a dsmvm-node object exists: this process is one node of a cluster. */
+/*
+ * True once a dsmvm-node object exists: this process is one node of a
+ * cluster.
+ */
 extern bool dsmvm_active;
 
-/* A vCPU that another node runs: it exists here (its APIC decides destinations) but never executes. */
+/*
+ * A vCPU that another node runs: it exists here (its APIC decides
+ * destinations) but never executes.
+ */
 bool dsmvm_cpu_is_remote(CPUState *cpu);
 void dsmvm_set_cpu_remote(int cpu_index, bool remote);
 
@@ -33,7 +39,10 @@ void dsmvm_forward_apic_delivery(CPUState *target, int apic_index,
 /* False if there is no such APIC here or its vCPU is not run by this node. */
 bool apic_dsmvm_deliver(int apic_index, unsigned delivery_mode,
                         uint8_t vector, uint8_t trigger_mode);
-/* A vCPU changed its APIC ID or logical destination: every node's copy must follow. */
+/*
+ * A vCPU changed its APIC ID or logical destination: every node's copy must
+ * follow.
+ */
 void dsmvm_apic_identity_changed(int apic_index, uint8_t id, uint8_t log_dest,
                                  uint8_t dest_mode);
 bool apic_dsmvm_set_identity(int apic_index, uint8_t id, uint8_t log_dest,
@@ -45,14 +54,18 @@ bool apic_dsmvm_set_identity(int apic_index, uint8_t id, uint8_t log_dest,
  * this QEMU is not a dsmvm node (the guest then sees no dsmvm host).
  */
 /* Feature bits offered to the guest (hypercalls/ABI.md); 0 hides the host. */
-#define DSMVM_FEATURES_ALL 7u   /* doorbell, write-update, write-update publish */
+/* Doorbell, write-update, write-update publish. */
+#define DSMVM_FEATURES_ALL 7u
 extern uint32_t dsmvm_guest_features;
 bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
                  uint32_t *edx);
 #define DSMVM_CPUID_FIRST_LEAF 0x40000100u
 #define DSMVM_CPUID_LAST_LEAF  0x40000101u
 
-/* IOAPIC (hw/intc/ioapic.c): true if the EOI was sent to the device node instead. */
+/*
+ * IOAPIC (hw/intc/ioapic.c): true if the EOI was sent to the device node
+ * instead.
+ */
 bool dsmvm_ioapic_eoi_forwarded(int vector);
 
 #endif
