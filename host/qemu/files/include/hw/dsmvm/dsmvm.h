@@ -53,8 +53,10 @@ bool apic_dsmvm_set_identity(int apic_index, uint8_t id, uint8_t log_dest,
  * cpu_x86_cpuid() and KVM's CPUID table. False for any other leaf, or when
  * this QEMU is not a dsmvm node (the guest then sees no dsmvm host).
  */
-/* Feature bits offered to the guest (hypercalls/ABI.md); 0 hides the host. */
-/* Doorbell, write-update, write-update publish. */
+/*
+ * Feature bits offered to the guest (hypercalls/ABI.md); 0 hides the host.
+ * All of them: doorbell, write-update, write-update publish.
+ */
 #define DSMVM_FEATURES_ALL 7u
 extern uint32_t dsmvm_guest_features;
 bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
