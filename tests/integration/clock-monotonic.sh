@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 460: one 2-node run, the launcher stops it at 400 s
 # CLOCK_MONOTONIC (and MONOTONIC_RAW, BOOTTIME) never go back when a token passes between CPUs
 # on different nodes: the tuned guest on 2 nodes, whose timekeeping is published by
 # write-update, runs clock-chain (one thread per CPU, readings passed round a ring).

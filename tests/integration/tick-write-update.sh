@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# time-limit: 460: one 2-node run, the launcher stops it at 400 s
 # The tuned guest keeps the state the tick writes (jiffies, its sequence count, the next-period
 # and last-update stamps, the timekeeper core, the fast timekeepers) on one page, the tick page,
 # which it publishes by write-update: on 2 nodes that page takes a handful of faults and
