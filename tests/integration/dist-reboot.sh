@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Guest reset on 2 nodes: a guest `reboot` boots the guest again on both nodes (userspace twice,
-# node1's CPU online in both boots, DSM faults on both nodes after the reboot), then the guest
+# node1's CPU online in both boots, the write-update tick page registered again, DSM faults on
+# both nodes after the reboot), then the guest
 # powers off and both nodes exit 0; QMP system_reset on node 1 (the node without the devices)
 # resets the guest on both nodes the same way.
 # time-limit: 660: two 2-node runs of two boots each, the launcher stops each at 300 s
@@ -51,7 +52,8 @@ run() {   # run NAME WORKLOAD-ARGS...: starts the launcher in the background
         --timeout 300 > "$RUN.out" 2>&1 &
     launcher=$!
 }
-trap 'kill $launcher 2>/dev/null || true; pkill -f "cluster=$RUN/" 2>/dev/null || true' EXIT
+# The launcher stops its nodes when it is terminated.
+trap 'kill $launcher 2>/dev/null || true' EXIT
 
 check_two_boots() {   # check_two_boots WHAT: both boots and a clean power-off
     local what=$1 rc=0
@@ -66,6 +68,9 @@ check_two_boots() {   # check_two_boots WHAT: both boots and a clean power-off
     console | grep -q 'DSMVM: reboot workload: boot 2, powering off' ||
         fail "$what: no second boot of the workload"
     console | grep -q 'DSMVM: workload reboot exit=0' || fail "$what: the workload failed"
+    # The new kernel registers its write-update area again after the reset.
+    [ "$(console | grep -c 'is published by write-update')" -eq 2 ] ||
+        fail "$what: the tick page was not published by write-update in both boots"
     grep -q "node0 reset the guest; resetting here too\|node1 reset the guest; resetting here too" \
         "$RUN/node0.log" "$RUN/node1.log" || fail "$what: no node reset for a peer"
 }
