@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Guest reset on 2 nodes: a guest `reboot` boots the guest again on both nodes (userspace twice,
+# Guest reset: on 2 nodes a guest `reboot` boots the guest again on both nodes (userspace twice,
 # node1's CPU online in both boots, the write-update tick page registered again, DSM faults on
-# both nodes after the reboot), then the guest
-# powers off and both nodes exit 0; QMP system_reset on node 1 (the node without the devices)
-# resets the guest on both nodes the same way.
-# time-limit: 660: two 2-node runs of two boots each, the launcher stops each at 300 s
+# both nodes after the reboot), then the guest powers off and both nodes exit 0; QMP
+# system_reset on node 1 (the node without the devices) resets the guest on both nodes the same
+# way; on 3 nodes, QMP system_reset on node 2 resets node 1, then node 0, and the guest boots
+# again with 3 CPUs.
+# time-limit: 960: three runs of two boots each, the launcher stops each at 300 s
 . tests/lib.sh
 mkdir -p build/test-runs
 
@@ -45,10 +46,10 @@ wait_console() {
     fail "the console never showed '$1'"
 }
 
-run() {   # run NAME WORKLOAD-ARGS...: starts the launcher in the background
-    RUN=$PWD/build/test-runs/$1; shift   # absolute: the node command lines name it
+run() {   # run NAME NODES WORKLOAD-ARGS...: starts the launcher in the background
+    RUN=$PWD/build/test-runs/$1; nodes=$2; shift 2   # absolute: the node command lines name it
     rm -rf "$RUN"
-    "$LAUNCH" --quiet --run-dir "$RUN" --nodes 2 --variant tuned --workload reboot "$@" \
+    "$LAUNCH" --quiet --run-dir "$RUN" --nodes "$nodes" --variant tuned --workload reboot "$@" \
         --timeout 300 > "$RUN.out" 2>&1 &
     launcher=$!
 }
@@ -64,7 +65,8 @@ check_two_boots() {   # check_two_boots WHAT: both boots and a clean power-off
     [ "$(summary .reason)" = "guest powered off" ] || fail "$what: $(summary .reason)"
     [ "$(console | grep -c 'DSMVM: userspace up')" -eq 2 ] ||
         fail "$what: userspace came up $(console | grep -c 'DSMVM: userspace up') times, not 2"
-    [ "$(console | grep -c '2 cpus online')" -eq 2 ] || fail "$what: a boot did not see 2 CPUs"
+    [ "$(console | grep -c "$nodes cpus online")" -eq 2 ] ||
+        fail "$what: a boot did not see $nodes CPUs"
     console | grep -q 'DSMVM: reboot workload: boot 2, powering off' ||
         fail "$what: no second boot of the workload"
     console | grep -q 'DSMVM: workload reboot exit=0' || fail "$what: the workload failed"
@@ -76,7 +78,7 @@ check_two_boots() {   # check_two_boots WHAT: both boots and a clean power-off
 }
 
 # 1. The guest reboots itself (through a reset port on node 0).
-run reboot
+run reboot 2
 wait_console 'DSMVM: reboot workload: boot 1, rebooting'
 before0=$(faults "$RUN/qmp0.sock")
 before1=$(faults "$RUN/qmp1.sock")
@@ -91,11 +93,22 @@ echo "guest reboot: DSM faults node0 $before0 -> $after0, node1 $before1 -> $aft
 [ "$((after1 - before1))" -gt 100 ] || fail "guest reboot: node1 took no faults after the reboot"
 
 # 2. QMP system_reset on node 1.
-run qmp-reset --args wait
+run qmp-reset 2 --args wait
 wait_console 'DSMVM: reboot workload: boot 1, waiting for a reset'
 qmp "$RUN/qmp1.sock" system_reset > /dev/null
 check_two_boots "QMP system_reset on node1"
 grep -q 'node1 reset the guest; resetting here too' "$RUN/node0.log" ||
     fail "QMP system_reset on node1: node0 did not reset for node1"
 echo "QMP system_reset on node1: total $(summary .total_time_s) s"
+
+# 3. QMP system_reset on node 2 of 3: the device node resets last.
+run qmp-reset-3 3 --args wait
+wait_console 'DSMVM: reboot workload: boot 1, waiting for a reset'
+qmp "$RUN/qmp2.sock" system_reset > /dev/null
+check_two_boots "QMP system_reset on node2 of 3"
+for i in 0 1; do
+    grep -q 'node2 reset the guest; resetting here too' "$RUN/node$i.log" ||
+        fail "QMP system_reset on node2 of 3: node$i did not reset for node2"
+done
+echo "QMP system_reset on node2 of 3: total $(summary .total_time_s) s"
 echo "dist-reboot: ok"
