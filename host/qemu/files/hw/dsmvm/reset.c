@@ -20,6 +20,10 @@
  *   its own is still open (two nodes that initiate at once each reset twice,
  *   then stop: a reset from a peer never starts a round).
  *
+ * A guest reboot is usually two rounds: SeaBIOS, finding itself already
+ * shadowed in RAM after the first reset, restores its image and resets the
+ * machine once more (qemu_reboot() in SeaBIOS), as it does in one QEMU.
+ *
  * What a reset changes beyond QEMU's own devices: the write-update areas
  * of the old kernel are forgotten (hypercall.c); a non-device node maps the
  * firmware area as RAM again (io-forward.c), since its chipset was reset
