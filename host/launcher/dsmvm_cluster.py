@@ -389,7 +389,11 @@ def qemu_command(cfg):
         cmd += ["-nographic"]
     else:
         cmd += ["-nic", "none", "-display", "none", "-vga", "none"]
-    cmd += ["-no-reboot", "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
+    if cfg.node is None:
+        # A single QEMU exits when its guest reboots. Distributed guests reset on every
+        # node together (hw/dsmvm/reset.c), so a guest reboot boots the guest again.
+        cmd += ["-no-reboot"]
+    cmd += ["-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
             "-kernel", cfg.kernel, "-initrd", cfg.initrd, "-append", cfg.append]
     if cfg.qmp_socket is not None:
         if len(cfg.qmp_socket.encode()) > UNIX_PATH_MAX:

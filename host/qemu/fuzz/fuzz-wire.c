@@ -32,6 +32,8 @@ static const size_t msg_size[DSMVM_MSG_TYPE_MAX] = {
     [DSMVM_MSG_SHUTDOWN] = sizeof(DsmvmMsgShutdown),
     [DSMVM_MSG_WU_REGISTER] = sizeof(DsmvmMsgWuRegister),
     [DSMVM_MSG_WU_REGISTER_ACK] = sizeof(DsmvmMsgWuRegisterAck),
+    [DSMVM_MSG_RESET] = sizeof(DsmvmMsgReset),
+    [DSMVM_MSG_RESET_DONE] = sizeof(DsmvmMsgReset),
 };
 
 #define MUST(cond)                                                  \
@@ -68,6 +70,12 @@ static void check_accepted(const uint8_t *buf, size_t len, unsigned type)
         memcpy(&m, buf, sizeof(m));
         MUST(strnlen(m.fingerprint, sizeof(m.fingerprint)) <
              sizeof(m.fingerprint));
+    }
+    if (type == DSMVM_MSG_RESET || type == DSMVM_MSG_RESET_DONE) {
+        DsmvmMsgReset m;
+
+        memcpy(&m, buf, sizeof(m));
+        MUST(m.round != 0 && m.pad == 0);
     }
 }
 
@@ -110,6 +118,8 @@ static size_t valid_message(unsigned type, uint8_t *buf)
         r->size = 1;
         r->is_write = 1;
         r->data = 'x';
+    } else if (type == DSMVM_MSG_RESET || type == DSMVM_MSG_RESET_DONE) {
+        ((DsmvmMsgReset *)buf)->round = 1;
     }
     return msg_size[type];
 }
@@ -160,6 +170,12 @@ int main(int argc, char **argv)
     memset(((DsmvmMsgHello *)buf)->fingerprint, 'a', DSMVM_FINGERPRINT_LEN);
     if (dsmvm_msg_check(buf, len, &why)) {
         fprintf(stderr, "an unterminated fingerprint was accepted\n");
+        bad = 1;
+    }
+    len = valid_message(DSMVM_MSG_RESET, buf);
+    ((DsmvmMsgReset *)buf)->round = 0;
+    if (dsmvm_msg_check(buf, len, &why)) {
+        fprintf(stderr, "a reset of round 0 was accepted\n");
         bad = 1;
     }
     printf("%u seed messages written to %s%s\n", DSMVM_MSG_TYPE_MAX - 1,

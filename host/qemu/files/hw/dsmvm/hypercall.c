@@ -45,6 +45,14 @@ static int64_t wu_register_local(DsmvmNode *n, uint64_t gpa, uint64_t len)
         return -DSMVM_HC_EFAULT;
     }
     for (int i = 0; i < wu_count; i++) {
+        /*
+         * The same area again: a registration that crossed a guest reset
+         * (the old kernel's, arriving after this node forgot its areas)
+         * must not make the new kernel's fail.
+         */
+        if (gpa == wu_areas[i].gpa && len == wu_areas[i].len) {
+            return 0;
+        }
         if (gpa < wu_areas[i].gpa + wu_areas[i].len &&
             wu_areas[i].gpa < gpa + len) {
             return -DSMVM_HC_EEXIST;
@@ -238,6 +246,26 @@ void dsmvm_hypercall_install(DsmvmNode *n)
                           "dsmvm-doorbell", 4);
     memory_region_add_subregion(get_system_io(), DSMVM_DOORBELL_PORT_DEFAULT,
                                 &doorbell);
+}
+
+/*
+ * Main loop, vCPUs paused, on every node at each guest reset: the new kernel
+ * registers its areas again. The pages go back to plain write-invalidate
+ * (the policy is a local hint; coherence never depends on it).
+ */
+void dsmvm_hypercall_reset(DsmvmNode *n)
+{
+    trace_dsmvm_wu_reset(wu_count);
+    for (int i = 0; i < wu_count; i++) {
+        void *host = dsmvm_gpa_to_host(wu_areas[i].gpa, wu_areas[i].len);
+
+        if (!host || dsm_set_policy(n->dsm, host, wu_areas[i].len,
+                                    DSM_POLICY_WRITE_INVALIDATE) < 0) {
+            dsmvm_fatal(n, "cannot clear write-update area 0x%" PRIx64,
+                        wu_areas[i].gpa);
+        }
+    }
+    wu_count = 0;
 }
 
 /* Main loop: a peer registers an area; mark it here too and answer. */

@@ -31,6 +31,20 @@ typedef struct DsmvmCounters {
     uint64_t tb_flushes_skipped;
 } DsmvmCounters;
 
+/* Guest resets (reset.c); main loop only. */
+typedef struct DsmvmReset {
+    bool started;               /* the guest has run: later resets count */
+    uint32_t round;             /* the last round this node started */
+    uint64_t waiting;           /* peers yet to answer that round */
+    bool device_node_later;     /* RESET to the device node not sent yet */
+    uint64_t ack_pending;       /* peers whose RESET the next reset answers */
+    uint32_t *ack_round;        /* their rounds, by node */
+    uint64_t post_acks;         /* what reset_post_bh() does next */
+    bool post_initiate;
+    QEMUBH *post_bh;
+    QEMUTimer *timer;
+} DsmvmReset;
+
 struct DsmvmNode {
     Object parent_obj;
 
@@ -73,6 +87,7 @@ struct DsmvmNode {
     bool fatal;
     char exit_reason[160];
     DsmvmCounters counters;
+    DsmvmReset reset;
     MemoryRegion overlays[DSMVM_IO_OVERLAYS];
 };
 
@@ -145,6 +160,15 @@ void dsmvm_irq_handle(DsmvmNode *n, int src, unsigned type, const void *msg);
 void dsmvm_hypercall_install(DsmvmNode *n);
 void dsmvm_hypercall_handle(DsmvmNode *n, int src,
                             const DsmvmMsgWuRegister *req);
+/* The guest reset: forget the write-update areas its old kernel made. */
+void dsmvm_hypercall_reset(DsmvmNode *n);
+
+/* reset.c: guest resets on every node; all in the main loop. */
+void dsmvm_reset_install(DsmvmNode *n);
+/* The guest runs: resets from now on are the guest's (or QMP's). */
+void dsmvm_reset_started(DsmvmNode *n);
+void dsmvm_reset_handle(DsmvmNode *n, int src, unsigned type,
+                        const DsmvmMsgReset *m);
 
 /* time-sync.c */
 void dsmvm_time_serve(DsmvmNode *n, int src, const DsmvmMsgTime *req);

@@ -312,6 +312,13 @@ static void dsmvm_inbox_bh(void *opaque)
             dsmvm_hypercall_handle(n, item->src, &req);
             break;
         }
+        case DSMVM_MSG_RESET:
+        case DSMVM_MSG_RESET_DONE: {
+            DsmvmMsgReset m;
+            memcpy(&m, item->data, sizeof(m));
+            dsmvm_reset_handle(n, item->src, item->type, &m);
+            break;
+        }
         case DSMVM_MSG_SHUTDOWN:
             info_report("dsmvm node%u: node%d powered the guest off",
                         n->node_id, item->src);
@@ -440,7 +447,11 @@ static void dsmvm_vm_state_change(void *opaque, bool running, RunState state)
 {
     DsmvmNode *n = opaque;
 
-    if (running) {
+    if (!running) {
+        return;
+    }
+    dsmvm_reset_started(n);
+    if (!dsmvm_is_device_node(n)) {
         dsmvm_io_bios_area_as_ram(n);
         dsmvm_time_sync(n);
     }
@@ -521,10 +532,11 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
                 dsmvm_is_device_node(n) ? " and the devices" : "");
 
     dsmvm_hypercall_install(n);
+    dsmvm_reset_install(n);
     if (!dsmvm_is_device_node(n)) {
         dsmvm_io_install_overlays(n);
-        qemu_add_vm_change_state_handler(dsmvm_vm_state_change, n);
     }
+    qemu_add_vm_change_state_handler(dsmvm_vm_state_change, n);
 }
 
 static void dsmvm_shutdown_notify(Notifier *notifier, void *data)

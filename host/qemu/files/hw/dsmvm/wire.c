@@ -18,6 +18,8 @@ static const size_t dsmvm_msg_size[DSMVM_MSG_TYPE_MAX] = {
     [DSMVM_MSG_SHUTDOWN] = sizeof(DsmvmMsgShutdown),
     [DSMVM_MSG_WU_REGISTER] = sizeof(DsmvmMsgWuRegister),
     [DSMVM_MSG_WU_REGISTER_ACK] = sizeof(DsmvmMsgWuRegisterAck),
+    [DSMVM_MSG_RESET] = sizeof(DsmvmMsgReset),
+    [DSMVM_MSG_RESET_DONE] = sizeof(DsmvmMsgReset),
 };
 
 unsigned dsmvm_msg_check(const void *buf, size_t len, const char **why)
@@ -56,6 +58,14 @@ unsigned dsmvm_msg_check(const void *buf, size_t len, const char **why)
 
         if (!memchr(m->fingerprint, 0, sizeof(m->fingerprint))) {
             *why = "fingerprint not terminated";
+            return 0;
+        }
+    }
+    if (h.type == DSMVM_MSG_RESET || h.type == DSMVM_MSG_RESET_DONE) {
+        const DsmvmMsgReset *m = buf;
+
+        if (m->round == 0 || m->pad != 0) {
+            *why = "reset message with round 0 or a non-zero pad";
             return 0;
         }
     }

@@ -26,6 +26,8 @@ enum DsmvmMsgType {
     DSMVM_MSG_SHUTDOWN,       /* the guest powered off: every node stops */
     DSMVM_MSG_WU_REGISTER,    /* a write-update area, to every peer */
     DSMVM_MSG_WU_REGISTER_ACK,
+    DSMVM_MSG_RESET,          /* the sender's guest reset: reset here too */
+    DSMVM_MSG_RESET_DONE,     /* this node finished the reset of a RESET */
     DSMVM_MSG_TYPE_MAX,
 };
 
@@ -112,6 +114,18 @@ typedef struct DsmvmMsgWuRegisterAck {
     uint64_t seq;
     int64_t result;     /* 0 or a negative hypercall error */
 } DsmvmMsgWuRegisterAck;
+
+/*
+ * RESET: the sender reset its part of the guest (a guest reset, a triple
+ * fault or QMP system_reset) and asks the receiver to reset its own; the
+ * receiver answers RESET_DONE with the same round once it has. A round
+ * numbers the sender's resets: an answer to an older round is stale.
+ */
+typedef struct DsmvmMsgReset {
+    DsmvmMsgHeader h;
+    uint32_t round;     /* never 0 */
+    uint32_t pad;       /* 0 */
+} DsmvmMsgReset;
 
 /*
  * Returns the message type if buf holds a well-formed message of the right
