@@ -58,7 +58,7 @@ def ensure_probes(qemu):
 
 
 class Recorder:
-    def __init__(self, run_dir, qemu, system_map, accel, mem_mib):
+    def __init__(self, run_dir, qemu, system_map, accel, mem_mib, region_mib=None):
         self.dir = os.path.join(run_dir, "profile")
         os.makedirs(self.dir, exist_ok=True)
         self.accel = accel
@@ -67,7 +67,10 @@ class Recorder:
         if shutil.which("perf") is None:
             raise RuntimeError("--profile needs perf (make deps installs linux-perf)")
         ensure_probes(qemu)
-        meta = {"format": 1, "accelerator": accel, "mem_mib": mem_mib, "nodes": None,
+        # The DSM's RAM regions in guest-physical order (one per guest NUMA node): the
+        # probes name a page by region and offset.
+        meta = {"format": 1, "accelerator": accel, "mem_mib": mem_mib,
+                "region_mib": " ".join(str(m) for m in (region_mib or [mem_mib])), "nodes": None,
                 "qemu": os.path.realpath(qemu), "system_map_sha256": None}
         if os.path.exists(system_map):
             shutil.copy(system_map, os.path.join(self.dir, "System.map"))

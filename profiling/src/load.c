@@ -228,6 +228,24 @@ void prof_load(struct prof *p, const char *run_dir, const struct prof_opts *o)
         prof_die("%s: no valid \"mem_mib\"", path);
     }
     /* PC (i440FX): RAM from 3.5 GiB up is split at 3 GiB and continues above 4 GiB. */
+    /* One DSM region per guest NUMA node ("region_mib": "256 256"), else one. */
+    p->nregions = 1;
+    if (meta_value(meta, "region_mib", val, sizeof(val)) == 0) {
+        uint64_t base = 0;
+        char *s = val, *end;
+        for (p->nregions = 0; *s; s = *end ? end + 1 : end) {
+            uint64_t mib = strtoull(s, &end, 10);
+            if (end == s || (*end && *end != ' ') || mib == 0 || p->nregions == PROF_MAX_NODES) {
+                prof_die("%s: bad \"region_mib\" (%s)", path, val);
+            }
+            p->region_base[p->nregions++] = base << 20;
+            base += mib;
+        }
+        if (base != mem) {
+            prof_die("%s: \"region_mib\" adds up to %" PRIu64 " MiB, not mem_mib %" PRIu64,
+                     path, base, mem);
+        }
+    }
     mem <<= 20;
     p->below_4g = mem >= 0xe0000000ull ? 0xc0000000ull : mem;
 

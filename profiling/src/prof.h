@@ -83,6 +83,9 @@ struct prof {
     int nodes;
     char accel[16];
     uint64_t below_4g;      /* RAM below 4 GiB: RAM offset -> guest-physical */
+    /* The DSM's regions (one per guest NUMA node) in RAM-offset order: where each starts. */
+    uint64_t region_base[PROF_MAX_NODES];
+    int nregions;
     struct prof_fault *faults;
     size_t nfaults, capfaults;
     struct prof_page *pages;    /* sorted by GPN */

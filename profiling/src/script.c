@@ -178,9 +178,9 @@ static void take_frame(struct parse_state *s, const char *line)
 static int add_fault(struct parse_state *s, const uint64_t *a, int nargs, char *err, size_t len)
 {
     struct prof *p = s->p;
-    if (nargs < 3 || a[0] != 0) {
+    if (nargs < 3 || a[0] >= (uint64_t)p->nregions) {
         snprintf(err, len, "fault_start with %d arguments or region %" PRIu64
-                 " (expected region 0 = guest RAM)", nargs, nargs ? a[0] : 0);
+                 " (the run's guest RAM has %d)", nargs, nargs ? a[0] : 0, p->nregions);
         return -1;
     }
     if (p->nfaults == p->capfaults) {
@@ -196,7 +196,7 @@ static int add_fault(struct parse_state *s, const uint64_t *a, int nargs, char *
     f->write = a[2] != 0;
     f->how = HOW_NONE;
     f->exact = nargs >= 5 && a[4];
-    uint64_t gpa = gpa_of(p, a[1]);
+    uint64_t gpa = gpa_of(p, p->region_base[a[0]] + a[1]);
     f->gpn = gpa / PROF_PAGE_SIZE;
     f->off = (uint16_t)(gpa % PROF_PAGE_SIZE);
     struct last_fault *lf = nargs >= 4 && a[3] ? tid_slot(s, (uint32_t)a[3]) : NULL;
@@ -225,7 +225,12 @@ static int end_fault(struct parse_state *s, const uint64_t *a, int nargs, char *
         snprintf(err, len, "fault_end with %d arguments (a QEMU older than the profiler?)", nargs);
         return -1;
     }
-    uint64_t gpn = gpa_of(p, a[1]) / PROF_PAGE_SIZE;
+    if (a[0] >= (uint64_t)p->nregions) {
+        snprintf(err, len, "fault_end in region %" PRIu64 " (the run's guest RAM has %d)",
+                 a[0], p->nregions);
+        return -1;
+    }
+    uint64_t gpn = gpa_of(p, p->region_base[a[0]] + a[1]) / PROF_PAGE_SIZE;
     struct open_fault *o = open_slot(s, gpn, 0);
     if (!o) {
         return 0;   /* its start came before recording began */

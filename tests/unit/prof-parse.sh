@@ -163,6 +163,19 @@ expect_error "node0.perf.data is truncated" "$PROF" report "$T/badperf" --quiet 
 sed -i "s/arg6=1/arg6=7/" "$T/badperf/profile/node0.script"; rm "$T/badperf/profile/node0.perf.data"
 expect_error "fault_end names node 7 of 2" "$PROF" report "$T/badperf" --quiet --no-html
 expect_error "sort takes" "$PROF" report "$T/tcg" --quiet --no-html --sort nonsense
+# Guest RAM in two DSM regions (one per guest NUMA node, 256 MiB each): a probe's region 1
+# offset 0x2000000 is guest-physical 0x12000000 (GPN 0x12000); a region the run lacks and
+# sizes that do not add up to the RAM are refused.
+cp -r "$T/tcg" "$T/numa"
+sed -i 's/"mem_mib": 512,/"mem_mib": 512, "region_mib": "256 256",/' "$T/numa/profile/meta.json"
+sed -i 's/arg1=0 arg2=33554432 /arg1=1 arg2=33554432 /' "$T/numa/profile/node0.script"
+n=$("$PROF" report "$T/numa" --quiet --no-html --json | jq '[.pages[] | select(.gpn == 73728) | .faults] | add')
+[ "$n" = 2 ] || fail "region 1 offset 0x2000000: $n faults on GPN 0x12000, expected 2"
+cp -r "$T/numa" "$T/numa-bad"
+sed -i 's/arg1=1 arg2=33554432 /arg1=2 arg2=33554432 /' "$T/numa-bad/profile/node0.script"
+expect_error "region 2 (the run's guest RAM has 2)" "$PROF" report "$T/numa-bad" --quiet --no-html
+sed -i 's/"region_mib": "256 256"/"region_mib": "256 200"/' "$T/numa/profile/meta.json"
+expect_error "adds up to 456 MiB, not mem_mib 512" "$PROF" report "$T/numa" --quiet --no-html
 # HTML and plots from the same data render in headless Chromium.
 "$PROF" report "$T/tcg" --quiet --out "$T/html" > /dev/null
 for f in faults-per-group latency heatmap; do
