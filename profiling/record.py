@@ -48,8 +48,14 @@ def ensure_probes(qemu):
     if not os.listdir("/sys/kernel/tracing"):
         subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
                        capture_output=True)
+    # Old events may name another QEMU binary (another checkout) with the same probes.
+    subprocess.run(["perf", "probe", "-q", "-d", "sdt_dsm:*"], capture_output=True)
+    # perf looks up SDT notes in its build-id cache. A new binary is not in it yet, and
+    # perf record may have put one there without its notes: add it afresh.
+    for op in ("--remove", "--add"):
+        subprocess.run(["perf", "buildid-cache", op, os.path.realpath(qemu)],
+                       capture_output=True)
     for p in DSM_PROBES:
-        subprocess.run(["perf", "probe", "-q", "-d", f"sdt_dsm:{p}"], capture_output=True)
         r = subprocess.run(["perf", "probe", "-q", "-x", os.path.realpath(qemu), f"sdt_dsm:{p}"],
                            capture_output=True, text=True)
         if r.returncode != 0:

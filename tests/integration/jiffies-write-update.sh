@@ -25,9 +25,11 @@ for i in 0 1; do
     f=$(summary ".nodes[$i].watched_pages[0].faults")
     inv=$(summary ".nodes[$i].watched_pages[0].invalidations")
     echo "tuned node$i: jiffies page $(summary ".nodes[$i].watched_pages[0].gpn"): $f faults, $inv invalidations; wu_fallbacks $(summary ".nodes[$i].wu_fallbacks")"
-    # On the tick page a few plain stores outside the tick (clock set at boot, clocksource
-    # switch) fall back to invalidation; the tick itself never faults.
-    [ "$inv" -le 5 ] || fail "tuned: the jiffies page was invalidated $inv times on node$i"
-    [ "$f" -le 10 ] || fail "tuned: the jiffies page faulted $f times on node$i"
+    # On the tick page the plain stores outside the tick (each CPU's switch to one-shot
+    # mode, the clock set at boot, clocksource changes) fall back to invalidation, each once
+    # per episode, how many depends on timing; the tick itself never faults. The stock
+    # jiffies page takes thousands.
+    [ "$inv" -le 20 ] || fail "tuned: the jiffies page was invalidated $inv times on node$i"
+    [ "$f" -le 20 ] || fail "tuned: the jiffies page faulted $f times on node$i"
 done
 echo "write-updates: $updates"
