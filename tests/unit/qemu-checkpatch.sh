@@ -2,17 +2,27 @@
 # Our QEMU code passes QEMU's own scripts/checkpatch.pl without an ERROR (warnings are
 # allowed and counted): hw/dsmvm, include/hw/dsmvm, the fuzz target and the hook patches.
 # time-limit: 120: runs QEMU's checkpatch.pl over our QEMU files and patches
-# The QEMU tree is build/qemu-src, unpacked by `make qemu` (make test builds it first);
-# without it the test fails. It first checks that checkpatch does report an ERROR for a
+# checkpatch.pl comes from the QEMU tree (build/qemu-src, unpacked by `make qemu`) or, when
+# QEMU came from the build cache without unpacking, from the cached QEMU source tarball;
+# without either the test fails. It first checks that checkpatch does report an ERROR for a
 # line over 90 characters, so that a broken invocation cannot pass silently.
 set -euo pipefail
 fail() { echo "FAIL: $*"; exit 1; }
 
 cd "$(dirname "$0")/../.."
-CHECKPATCH=build/qemu-src/scripts/checkpatch.pl
-[ -f "$CHECKPATCH" ] ||
-    fail "$CHECKPATCH is missing: run 'make qemu' first (it unpacks QEMU into build/qemu-src)"
 command -v perl >/dev/null || fail "perl is missing: run 'make deps'"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+CHECKPATCH=build/qemu-src/scripts/checkpatch.pl
+if [ ! -f "$CHECKPATCH" ]; then
+    tarball=$(ls -t "${DSMVM_CACHE:-/var/cache/dsmvm}"/src/qemu_*.orig.tar.xz 2>/dev/null | head -n 1)
+    [ -n "$tarball" ] ||
+        fail "$CHECKPATCH is missing and no cached QEMU source: run 'make qemu' first"
+    tar -xJf "$tarball" -C "$tmp" --wildcards 'qemu-*/scripts/checkpatch.pl' ||
+        fail "no scripts/checkpatch.pl in $tarball"
+    CHECKPATCH=$(ls "$tmp"/qemu-*/scripts/checkpatch.pl)
+    echo "checkpatch.pl from $tarball"
+fi
 
 # checkpatch FILE [-f]: its whole report; "-f" checks a source file, without it a patch.
 checkpatch() {
@@ -27,8 +37,6 @@ totals() {
 }
 
 # The check must be able to fail: a line over 90 characters is an ERROR.
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 {
     echo '/* SPDX-License-Identifier: GPL-2.0-or-later */'
     echo 'int checkpatch_probe(void);'
