@@ -186,6 +186,22 @@ static struct row *page_rows(const struct prof *a, const struct prof *b, size_t 
     return r;
 }
 
+/* One item (" text") of a comma-separated list that wraps before column 100. */
+static void list_item(FILE *f, int *col, int first, const char *item)
+{
+    int len = (int)strlen(item);
+    if (!first) {
+        fputc(',', f);
+        (*col)++;
+    }
+    if (*col + len > 99) {
+        fprintf(f, "\n ");
+        *col = 1;
+    }
+    fputs(item, f);
+    *col += len;
+}
+
 static void compare_text(const struct prof *a, const struct prof *b, const struct prof_opts *o,
                          const char *watch, FILE *f)
 {
@@ -237,19 +253,25 @@ static void compare_text(const struct prof *a, const struct prof *b, const struc
                 fmt_count(pr[i].b, y, sizeof(y)), d, cell);
     }
     size_t gone = 0, appeared = 0;
-    fprintf(f, "\nHot pages of A that vanished in B (no faults):");
+    const char *head = "Hot pages of A that vanished in B (no faults):";
+    int col = (int)strlen(head);
+    fprintf(f, "\n%s", head);
     for (size_t i = 0; i < np; i++) {
         if (pr[i].b == 0 && pr[i].a >= 10 && gone < 8) {
-            fprintf(f, "%s %#" PRIx64 " (%s)", gone ? "," : "", gpns[(uintptr_t)pr[i].label],
-                    fmt_count(pr[i].a, x, sizeof(x)));
+            snprintf(cell, sizeof(cell), " %#" PRIx64 " (%s)", gpns[(uintptr_t)pr[i].label],
+                     fmt_count(pr[i].a, x, sizeof(x)));
+            list_item(f, &col, gone == 0, cell);
             gone++;
         }
     }
-    fprintf(f, "%s\nHot pages of B that A did not have:", gone ? "" : " none");
+    head = "Hot pages of B that A did not have:";
+    col = (int)strlen(head);
+    fprintf(f, "%s\n%s", gone ? "" : " none", head);
     for (size_t i = 0; i < np; i++) {
         if (pr[i].a == 0 && pr[i].b >= 10 && appeared < 8) {
-            fprintf(f, "%s %#" PRIx64 " (%s)", appeared ? "," : "", gpns[(uintptr_t)pr[i].label],
-                    fmt_count(pr[i].b, x, sizeof(x)));
+            snprintf(cell, sizeof(cell), " %#" PRIx64 " (%s)", gpns[(uintptr_t)pr[i].label],
+                     fmt_count(pr[i].b, x, sizeof(x)));
+            list_item(f, &col, appeared == 0, cell);
             appeared++;
         }
     }
