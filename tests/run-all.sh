@@ -40,6 +40,8 @@ for t in "${tests[@]}"; do
         0) passed=$((passed + 1)); printf 'PASS  (%d s)\n' "$dt" ;;
         77) skipped=$((skipped + 1)); printf 'SKIP  (%s)\n' "$(tail -n 1 "$log")" ;;
         *) failed=$((failed + 1)); failed_names+=("$name"); printf 'FAIL  (exit %d, %d s)\n' "$rc" "$dt"
+           # the first failure lines of a long log first, then its end
+           grep -n -m 3 -A 15 -E '^(FAIL|not ok)' "$log" | sed 's/^/    ! /'
            sed 's/^/    | /' "$log" | tail -n 40 ;;
     esac
 done
