@@ -20,6 +20,15 @@ static const uint8_t pong_payload[DSM_PAGE_SIZE];
 
 static pthread_mutex_t fail_reason_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A public call fails: returns -e.  errno is set to e as well, for callers
+ * written when the calls returned -1 with errno (not part of dsm.h's
+ * contract; new code uses the return value). */
+static int fail(int e)
+{
+    errno = e;
+    return -e;
+}
+
 void dsm_config_init(struct dsm_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -260,27 +269,45 @@ static void free_instance(struct dsm *d)
     free(d);
 }
 
+/* dsm_create() failing: the message is in err already. */
+static struct dsm *create_failed(struct dsm *d, int e)
+{
+    if (d) {
+        free_instance(d);
+    }
+    errno = e;
+    return NULL;
+}
+
 struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks *cb,
                        char *err, size_t errlen)
 {
+    if (!cfg) {
+        snprintf(err, errlen, "no configuration");
+        return create_failed(NULL, EINVAL);
+    }
     if (cfg->num_nodes < 1 || cfg->num_nodes > DSM_MAX_NODES || cfg->node_id < 0 ||
         cfg->node_id >= cfg->num_nodes) {
         snprintf(err, errlen, "invalid node %d of %d (at most %d nodes)", cfg->node_id,
                  cfg->num_nodes, DSM_MAX_NODES);
-        return NULL;
+        return create_failed(NULL, EINVAL);
     }
     if (cfg->transport != DSM_TRANSPORT_TCP && cfg->transport != DSM_TRANSPORT_SHM) {
         snprintf(err, errlen, "unknown transport %d", (int)cfg->transport);
-        return NULL;
+        return create_failed(NULL, EINVAL);
     }
     if (cfg->transport == DSM_TRANSPORT_TCP && !cfg->tcp_addrs && cfg->num_nodes > 1) {
         snprintf(err, errlen, "tcp transport needs tcp_addrs");
-        return NULL;
+        return create_failed(NULL, EINVAL);
+    }
+    if (cfg->secret_len && !cfg->secret) {
+        snprintf(err, errlen, "secret_len %zu without a secret", cfg->secret_len);
+        return create_failed(NULL, EINVAL);
     }
     struct dsm *d = calloc(1, sizeof(*d));
     if (!d) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return create_failed(NULL, ENOMEM);
     }
     d->cfg = *cfg;
     if (cb) {
@@ -304,11 +331,23 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
     if (d->cfg.request_timeout_ms <= 0) {
         d->cfg.request_timeout_ms = 10000;
     }
-    /* Keep private copies of everything the caller passed by pointer. */
+    /* Keep private copies of everything the caller passed by pointer.  The
+     * listen socket is not ours until this succeeds. */
+    d->cfg.tcp_listen_fd = -1;
+    d->cfg.tcp_addrs = NULL;
+    d->cfg.secret = NULL;
     if (cfg->transport == DSM_TRANSPORT_TCP && cfg->tcp_addrs) {
         d->tcp_addrs = calloc((size_t)d->n, sizeof(char *));
         for (int i = 0; d->tcp_addrs && i < d->n; i++) {
             d->tcp_addrs[i] = strdup(cfg->tcp_addrs[i] ? cfg->tcp_addrs[i] : "");
+            if (!d->tcp_addrs[i]) {
+                snprintf(err, errlen, "out of memory");
+                return create_failed(d, ENOMEM);
+            }
+        }
+        if (!d->tcp_addrs) {
+            snprintf(err, errlen, "out of memory");
+            return create_failed(d, ENOMEM);
         }
         d->cfg.tcp_addrs = (const char *const *)d->tcp_addrs;
     }
@@ -318,20 +357,25 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
     }
     if (cfg->secret_len) {
         d->secret = malloc(cfg->secret_len);
-        if (d->secret) {
-            memcpy(d->secret, cfg->secret, cfg->secret_len);
+        if (!d->secret) {
+            snprintf(err, errlen, "out of memory");
+            return create_failed(d, ENOMEM);
         }
+        memcpy(d->secret, cfg->secret, cfg->secret_len);
         d->cfg.secret = d->secret;
     }
     d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    d->uffd = dsm_uffd_open(&d->uffd_features, err, errlen);
-    if (d->uffd < 0 || d->wake_fd < 0) {
-        if (d->wake_fd < 0) {
-            snprintf(err, errlen, "eventfd: %s", strerror(errno));
-        }
-        free_instance(d);
-        return NULL;
+    if (d->wake_fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "eventfd: %s", strerror(e));
+        return create_failed(d, e);
     }
+    int rc = dsm_uffd_open(&d->uffd_features, err, errlen);
+    if (rc < 0) {
+        return create_failed(d, -rc);
+    }
+    d->uffd = rc;
+    d->cfg.tcp_listen_fd = cfg->tcp_listen_fd;
     return d;
 }
 
@@ -342,25 +386,28 @@ int dsm_add_region(struct dsm *d, void *base, size_t size)
 
 int dsm_add_region_home(struct dsm *d, void *base, size_t size, int home)
 {
-    if (d->started || d->mpages || d->nregions >= DSM_MAX_REGIONS || !size ||
-        ((uintptr_t)base | size) & (DSM_PAGE_SIZE - 1) ||
+    if (!base || !size || ((uintptr_t)base | size) & (DSM_PAGE_SIZE - 1) ||
+        (uintptr_t)base + size < (uintptr_t)base ||
         home < DSM_HOME_INTERLEAVE || home >= d->n) {
-        errno = EINVAL;
-        return -1;
+        return fail(EINVAL);
+    }
+    if (d->started || d->mpages) {
+        return fail(EBUSY);
+    }
+    if (d->nregions >= DSM_MAX_REGIONS) {
+        return fail(ENOSPC);
     }
     for (int i = 0; i < d->nregions; i++) {
         const struct dsm_region *r = &d->regions[i];
         if ((uint8_t *)base < r->base + r->size && r->base < (uint8_t *)base + size) {
-            errno = EINVAL;
-            return -1;
+            return fail(EINVAL);
         }
     }
     /* Page descriptors exist from here on, so policies can be set before start. */
     uint64_t npages = size / DSM_PAGE_SIZE;
     struct dsm_page *pages = realloc(d->pages, (d->total_pages + npages) * sizeof(*pages));
     if (!pages) {
-        errno = ENOMEM;
-        return -1;
+        return fail(ENOMEM);
     }
     memset(pages + d->total_pages, 0, npages * sizeof(*pages));
     d->pages = pages;
@@ -379,11 +426,11 @@ int dsm_prepare(struct dsm *d, char *err, size_t errlen)
 {
     if (d->started || d->mpages) {
         snprintf(err, errlen, "already started");
-        return -1;
+        return -EBUSY;
     }
     if (!d->nregions) {
         snprintf(err, errlen, "no memory region registered");
-        return -1;
+        return -EINVAL;
     }
     d->homes.num_nodes = d->n;
     d->nmpages = dsm_home_count(&d->homes, d->self);
@@ -392,15 +439,16 @@ int dsm_prepare(struct dsm *d, char *err, size_t errlen)
     if (!d->mpages) {
         snprintf(err, errlen, "out of memory for %llu page descriptors",
                  (unsigned long long)d->total_pages);
-        return -1;
+        return -ENOMEM;
     }
     for (uint64_t i = 0; i < d->nmpages; i++) {
         d->mpages[i].owner = DSM_NO_OWNER;
     }
     for (int i = 0; i < d->nregions; i++) {
-        if (dsm_uffd_register(d->uffd, d->regions[i].base, d->regions[i].size, err,
-                              errlen) < 0) {
-            return -1;
+        int rc = dsm_uffd_register(d->uffd, d->regions[i].base, d->regions[i].size, err,
+                                   errlen);
+        if (rc < 0) {
+            return rc;
         }
     }
     /* Memory this node is the home of starts here, Modified, as the zero page:
@@ -412,9 +460,10 @@ int dsm_prepare(struct dsm *d, char *err, size_t errlen)
             continue;
         }
         if (dsm_uffd_zero_range(d->uffd, r->base, r->size) < 0) {
+            int e = errno;
             snprintf(err, errlen, "UFFDIO_ZEROPAGE [%p, +%zu): %s", (void *)r->base, r->size,
-                     strerror(errno));
-            return -1;
+                     strerror(e));
+            return -e;
         }
         for (uint64_t p = r->first_page; p < r->first_page + r->npages; p++) {
             d->pages[p].state = DSM_PS_MODIFIED;
@@ -430,8 +479,9 @@ int dsm_prepare(struct dsm *d, char *err, size_t errlen)
 
 int dsm_start(struct dsm *d, char *err, size_t errlen)
 {
-    if (dsm_prepare(d, err, errlen) < 0) {
-        return -1;
+    int rc = dsm_prepare(d, err, errlen);
+    if (rc < 0) {
+        return fail(-rc);
     }
 
     struct dsm_transport_params tp;
@@ -455,15 +505,15 @@ int dsm_start(struct dsm *d, char *err, size_t errlen)
                                                   : dsm_transport_shm_new(&tp, &hooks);
     if (!d->tr) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return fail(ENOMEM);
     }
     d->cfg.tcp_listen_fd = -1;   /* now owned by the transport */
-    if (d->n > 1 && d->tr->ops->start(d->tr, err, errlen) < 0) {
-        return -1;
+    if (d->n > 1 && (rc = d->tr->ops->start(d->tr, err, errlen)) < 0) {
+        return fail(-rc);
     }
-    if (pthread_create(&d->fault_thread, NULL, fault_thread_main, d) != 0) {
-        snprintf(err, errlen, "cannot start the fault thread");
-        return -1;
+    if ((rc = pthread_create(&d->fault_thread, NULL, fault_thread_main, d)) != 0) {
+        snprintf(err, errlen, "cannot start the fault thread: %s", strerror(rc));
+        return fail(rc);
     }
     d->started = 1;
     return 0;
@@ -558,19 +608,16 @@ int dsm_set_policy(struct dsm *d, void *addr, size_t len, enum dsm_policy policy
 {
     int ok;
     if (!len || (policy != DSM_POLICY_WRITE_INVALIDATE && policy != DSM_POLICY_WRITE_UPDATE) ||
-        !d->pages) {
-        errno = EINVAL;
-        return -1;
+        !d->pages || (uintptr_t)addr + len < (uintptr_t)addr) {
+        return fail(EINVAL);
     }
     uint64_t first = dsm_page_index(d, addr, &ok);
     if (!ok) {
-        errno = EINVAL;
-        return -1;
+        return fail(EINVAL);
     }
     uint64_t last = dsm_page_index(d, (uint8_t *)addr + len - 1, &ok);
     if (!ok || last < first) {
-        errno = EINVAL;
-        return -1;
+        return fail(EINVAL);
     }
     pthread_mutex_lock(&d->lock);
     for (uint64_t p = first; p <= last; p++) {
@@ -585,19 +632,19 @@ int dsm_write_update(struct dsm *d, void *addr, const void *data, size_t len)
     int ok;
     uint8_t *a = addr;
     const uint8_t *src = data;
-    if (!d->started || !len) {
-        errno = EINVAL;
-        return -1;
+    if (!len || !data || (uintptr_t)a + len < (uintptr_t)a) {
+        return fail(EINVAL);
     }
     dsm_page_index(d, a, &ok);
     if (!ok) {
-        errno = EINVAL;
-        return -1;
+        return fail(EINVAL);
     }
     dsm_page_index(d, a + len - 1, &ok);
     if (!ok) {
-        errno = EINVAL;
-        return -1;
+        return fail(EINVAL);
+    }
+    if (!d->started) {
+        return fail(ENOTCONN);
     }
     int rc = 0;
     pthread_mutex_lock(&d->wu_serial);
@@ -612,8 +659,7 @@ int dsm_write_update(struct dsm *d, void *addr, const void *data, size_t len)
         dsm_drain_local(d);
         while (!d->wu_done) {
             if (failures(d) || wait_locked(d, &dl) == ETIMEDOUT) {
-                rc = -1;
-                errno = failures(d) ? EPIPE : ETIMEDOUT;
+                rc = failures(d) ? -EPIPE : -ETIMEDOUT;
                 break;
             }
         }
@@ -626,19 +672,19 @@ int dsm_write_update(struct dsm *d, void *addr, const void *data, size_t len)
         len -= chunk;
     }
     pthread_mutex_unlock(&d->wu_serial);
-    return rc;
+    return rc < 0 ? fail(-rc) : 0;
 }
 
 int dsm_send_app(struct dsm *d, int dst, const void *buf, size_t len)
 {
-    if (!d->started || dst < 0 || dst >= d->n || dst == d->self || !len ||
-        len > DSM_APP_MSG_MAX) {
-        errno = EINVAL;
-        return -1;
+    if (dst < 0 || dst >= d->n || dst == d->self || !len || !buf || len > DSM_APP_MSG_MAX) {
+        return fail(EINVAL);
+    }
+    if (!d->started) {
+        return fail(ENOTCONN);
     }
     if (atomic_load(&d->failed_mask) & (1ull << dst)) {
-        errno = EPIPE;
-        return -1;
+        return fail(EPIPE);
     }
     struct dsm_msg_hdr h;
     dsm_msg_init(&h, DSM_MSG_APP, d->self, 0, 0, 0, (uint32_t)len);
@@ -646,8 +692,7 @@ int dsm_send_app(struct dsm *d, int dst, const void *buf, size_t len)
     DSM_STAT_ADD(d, msgs_sent, 1);
     DSM_STAT_ADD(d, bytes_sent, sizeof(h) + len);
     if (d->tr->ops->send(d->tr, dst, &h, buf) < 0) {
-        errno = EPIPE;
-        return -1;
+        return fail(EPIPE);
     }
     return 0;
 }
@@ -655,8 +700,7 @@ int dsm_send_app(struct dsm *d, int dst, const void *buf, size_t len)
 int dsm_barrier(struct dsm *d, int timeout_ms)
 {
     if (!d->started) {
-        errno = EINVAL;
-        return -1;
+        return fail(ENOTCONN);
     }
     if (timeout_ms <= 0) {
         timeout_ms = d->cfg.request_timeout_ms;
@@ -669,18 +713,16 @@ int dsm_barrier(struct dsm *d, int timeout_ms)
     dsm_drain_local(d);
     while (d->barrier_released < epoch) {
         if (failures(d)) {
-            errno = EPIPE;
-            rc = -1;
+            rc = -EPIPE;
             break;
         }
         if (wait_locked(d, &dl) == ETIMEDOUT) {
-            errno = ETIMEDOUT;
-            rc = -1;
+            rc = -ETIMEDOUT;
             break;
         }
     }
     pthread_mutex_unlock(&d->lock);
-    return rc;
+    return rc < 0 ? fail(-rc) : 0;
 }
 
 int64_t dsm_ping(struct dsm *d, int node, uint32_t reply_len)
@@ -694,8 +736,9 @@ int64_t dsm_ping(struct dsm *d, int node, uint32_t reply_len)
     pthread_mutex_lock(&d->lock);
     while (d->ping_seq_rx != seq) {
         if (failures(d) || wait_locked(d, &dl) == ETIMEDOUT) {
+            int e = failures(d) ? EPIPE : ETIMEDOUT;
             pthread_mutex_unlock(&d->lock);
-            return -1;
+            return -e;
         }
     }
     pthread_mutex_unlock(&d->lock);

@@ -142,11 +142,13 @@ void dsm_send(struct dsm *d, int dst, unsigned type, uint64_t page, uint64_t arg
               uint32_t flags, const void *payload, uint32_t len);
 void dsm_mark_failed(struct dsm *d, int node, const char *reason);  /* any thread */
 
-/* dsm.c: for the bench (transport round trip with a 4 KiB reply); ns or -1 */
+/* dsm.c: for the bench (transport round trip with a 4 KiB reply); ns, or
+ * -ETIMEDOUT / -EPIPE */
 int64_t dsm_ping(struct dsm *d, int node, uint32_t reply_len);
-/* dsm.c: first half of dsm_start (descriptors, userfaultfd registration),
- * and the receive entry point (validate, then dispatch); the state-machine
- * fuzzer drives them with a fake transport and no threads. */
+/* dsm.c: first half of dsm_start (descriptors, userfaultfd registration;
+ * 0 or -errno with a message in err), and the receive entry point
+ * (validate, then dispatch; -1 with err: malformed); the state-machine
+ * fuzzer and dsm-mc drive them with a fake transport and no threads. */
 int dsm_prepare(struct dsm *d, char *err, size_t errlen);
 int dsm_deliver(void *ctx, int src, const struct dsm_msg_hdr *h, const void *payload,
                 char *err, size_t errlen);

@@ -1,4 +1,5 @@
 /* stats.c - counters, latency histogram, formatting. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -79,7 +80,7 @@ int dsm_page_counts(struct dsm *d, void *addr, struct dsm_page_count *out)
             return 0;
         }
     }
-    return -1;
+    return -EINVAL;
 }
 
 size_t dsm_format_stats(const struct dsm_stats *s, char *buf, size_t len)

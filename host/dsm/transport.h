@@ -32,7 +32,11 @@ struct dsm_transport_hooks {
 
 struct dsm_transport_ops {
     const char *name;
-    /* Connect and authenticate every peer, then start receiving. */
+    /* Connect and authenticate every peer, then start receiving.  0, or
+     * -errno with a message in err: -ETIMEDOUT (a peer did not come in
+     * time), -ECONNREFUSED (a peer was refused or refused us: secret,
+     * version or layout differ), -ECONNRESET (it went away during the
+     * handshake), -EINVAL (bad address or name), or a system call's. */
     int (*start)(struct dsm_transport *t, char *err, size_t errlen);
     /* Sends header + h->payload_len bytes of payload; thread-safe.
      * 0, or -1 if the peer is gone (peer_down is reported once). */

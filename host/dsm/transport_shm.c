@@ -382,24 +382,28 @@ static int create_file(struct shm_transport *t, char *err, size_t errlen)
     char tmp[300];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", t->path, (int)getpid());
     int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int e;
     if (fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        return -1;
+        e = errno;
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(e));
+        return -e;
     }
     t->map_len = file_size(n);
     if (ftruncate(fd, (off_t)t->map_len) < 0) {
-        snprintf(err, errlen, "ftruncate %s: %s", tmp, strerror(errno));
+        e = errno;
+        snprintf(err, errlen, "ftruncate %s: %s", tmp, strerror(e));
         close(fd);
         unlink(tmp);
-        return -1;
+        return -e;
     }
     t->map = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    e = errno;
     close(fd);
     if (t->map == MAP_FAILED) {
         t->map = NULL;
-        snprintf(err, errlen, "mmap %s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "mmap %s: %s", tmp, strerror(e));
         unlink(tmp);
-        return -1;
+        return -e;
     }
     struct shm_file_hdr *fh = file_hdr(t);
     fh->num_nodes = (uint32_t)n;
@@ -408,9 +412,10 @@ static int create_file(struct shm_transport *t, char *err, size_t errlen)
     atomic_store(&fh->magic, SHM_MAGIC);
     /* Publish atomically: peers never see a half-initialised file. */
     if (rename(tmp, t->path) < 0) {
-        snprintf(err, errlen, "rename to %s: %s", t->path, strerror(errno));
+        e = errno;
+        snprintf(err, errlen, "rename to %s: %s", t->path, strerror(e));
         unlink(tmp);
-        return -1;
+        return -e;
     }
     return 0;
 }
@@ -426,11 +431,12 @@ static int open_file(struct shm_transport *t, char *err, size_t errlen)
             if (fstat(fd, &st) == 0 && (size_t)st.st_size == file_size(n)) {
                 t->map_len = file_size(n);
                 t->map = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                int e = errno;
                 close(fd);
                 if (t->map == MAP_FAILED) {
                     t->map = NULL;
-                    snprintf(err, errlen, "mmap %s: %s", t->path, strerror(errno));
-                    return -1;
+                    snprintf(err, errlen, "mmap %s: %s", t->path, strerror(e));
+                    return -e;
                 }
                 struct shm_file_hdr *fh = file_hdr(t);
                 int creator = atomic_load(&fh->nodes[0].pid);
@@ -445,26 +451,27 @@ static int open_file(struct shm_transport *t, char *err, size_t errlen)
                     fh->ring_size != SHM_RING_SIZE) {
                     snprintf(err, errlen, "%s: layout differs (nodes %u, local %d)", t->path,
                              fh->num_nodes, n);
-                    return -1;
+                    return -ECONNREFUSED;
                 }
                 return 0;
             }
             close(fd);
             snprintf(err, errlen, "%s has the wrong size for %d nodes", t->path, n);
-            return -1;
+            return -ECONNREFUSED;
         }
     wait:
         if (dsm_now_ms() > deadline) {
             snprintf(err, errlen, "%s did not appear within %d ms (is node 0 running?)",
                      t->path, t->base.params.connect_timeout_ms);
-            return -1;
+            return -ETIMEDOUT;
         }
         struct timespec ts = { 0, 5 * 1000 * 1000 };   /* setup-time wait only */
         nanosleep(&ts, NULL);
     }
 }
 
-/* Handshake with a lower-numbered node, which waits for us: a refusal is final. */
+/* Handshake with a lower-numbered node, which waits for us: a refusal is
+ * final (-ECONNREFUSED); -ECONNRESET if it went away or fell silent. */
 static int join_peer(struct shm_transport *t, int j, long long deadline, char *err,
                      size_t errlen)
 {
@@ -478,7 +485,7 @@ static int join_peer(struct shm_transport *t, int j, long long deadline, char *e
         snprintf(err, errlen, "handshake with node %d over %s: %s%s%s", j, t->path, why,
                  rc == DSM_HS_LOST && t->hs_why[0] ? ": " : "",
                  rc == DSM_HS_LOST ? t->hs_why : "");
-        return -1;
+        return rc == DSM_HS_LOST ? -ECONNRESET : -ECONNREFUSED;
     }
     return 0;
 }
@@ -538,7 +545,7 @@ static int admit_peer(struct shm_transport *t, int j, long long deadline, char *
                 snprintf(err + k, errlen - (size_t)k, " (%d participant(s) refused, the last "
                          "%s)", refused, last);
             }
-            return -1;
+            return -ETIMEDOUT;
         }
         t->hs_peer = j;
         t->hs_deadline = dsm_now_ms() + DSM_HS_TIMEOUT_MS;
@@ -565,15 +572,15 @@ static int shm_start(struct dsm_transport *base, char *err, size_t errlen)
 {
     struct shm_transport *t = (struct shm_transport *)base;
     const struct dsm_transport_params *p = &base->params;
-    int self = p->hs.self, n = p->hs.num_nodes;
+    int self = p->hs.self, n = p->hs.num_nodes, rc;
     if (!p->shm_name || !*p->shm_name || strchr(p->shm_name, '/')) {
         snprintf(err, errlen, "shm transport needs a plain file name (got '%s')",
                  p->shm_name ? p->shm_name : "(null)");
-        return -1;
+        return -EINVAL;
     }
     snprintf(t->path, sizeof(t->path), "/dev/shm/%s", p->shm_name);
-    if ((self == 0 ? create_file(t, err, errlen) : open_file(t, err, errlen)) < 0) {
-        return -1;
+    if ((rc = self == 0 ? create_file(t, err, errlen) : open_file(t, err, errlen)) < 0) {
+        return rc;
     }
     struct shm_node_slot *me = &file_hdr(t)->nodes[self];
     atomic_store(&me->pid, (int)getpid());
@@ -584,27 +591,28 @@ static int shm_start(struct dsm_transport *base, char *err, size_t errlen)
         if (j == self) {
             continue;
         }
-        if ((j < self ? join_peer(t, j, deadline, err, errlen) :
-             admit_peer(t, j, deadline, err, errlen)) < 0) {
+        if ((rc = j < self ? join_peer(t, j, deadline, err, errlen) :
+                  admit_peer(t, j, deadline, err, errlen)) < 0) {
             if (self == 0) {
                 unlink(t->path);   /* this cluster will not form: leave nothing behind */
             }
-            return -1;
+            return rc;
         }
         int pid = atomic_load(&file_hdr(t)->nodes[j].pid);
         t->peers[j].pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (t->peers[j].pidfd < 0) {
-            snprintf(err, errlen, "pidfd_open(%d) for node %d: %s", pid, j, strerror(errno));
-            return -1;
+            rc = -errno;
+            snprintf(err, errlen, "pidfd_open(%d) for node %d: %s", pid, j, strerror(-rc));
+            return rc;
         }
         atomic_store(&t->peers[j].alive, 1);
     }
     if (self == 0) {
         unlink(t->path);   /* everybody attached: nothing left behind in /dev/shm */
     }
-    if (pthread_create(&t->rx_thread, NULL, shm_rx_main, t) != 0) {
-        snprintf(err, errlen, "cannot start receive thread");
-        return -1;
+    if ((rc = pthread_create(&t->rx_thread, NULL, shm_rx_main, t)) != 0) {
+        snprintf(err, errlen, "cannot start receive thread: %s", strerror(rc));
+        return -rc;
     }
     t->rx_started = 1;
     return 0;

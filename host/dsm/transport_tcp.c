@@ -68,15 +68,17 @@ static int resolve(const char *addr, struct addrinfo **res, char *err, size_t er
     struct addrinfo hints;
     if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
         snprintf(err, errlen, "bad address '%s' (want host:port)", addr ? addr : "(null)");
-        return -1;
+        return -EINVAL;
     }
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     int rc = getaddrinfo(host, port, &hints, res);
     if (rc) {
+        int e = rc == EAI_SYSTEM ? errno : rc == EAI_MEMORY ? ENOMEM :
+                rc == EAI_AGAIN ? EAGAIN : EINVAL;
         snprintf(err, errlen, "cannot resolve '%s': %s", addr, gai_strerror(rc));
-        return -1;
+        return -e;
     }
     return 0;
 }
@@ -104,8 +106,9 @@ static int open_listener(struct tcp_transport *t, char *err, size_t errlen)
         return 0;
     }
     struct addrinfo *ai;
-    if (resolve(p->tcp_addrs[p->hs.self], &ai, err, errlen) < 0) {
-        return -1;
+    int rc = resolve(p->tcp_addrs[p->hs.self], &ai, err, errlen);
+    if (rc < 0) {
+        return rc;
     }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -113,13 +116,14 @@ static int open_listener(struct tcp_transport *t, char *err, size_t errlen)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     }
     if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+        int e = errno;
         snprintf(err, errlen, "cannot listen on %s: %s", p->tcp_addrs[p->hs.self],
-                 strerror(errno));
+                 strerror(e));
         if (fd >= 0) {
             close(fd);
         }
         freeaddrinfo(ai);
-        return -1;
+        return -e;
     }
     freeaddrinfo(ai);
     t->listen_fd = fd;
@@ -129,15 +133,17 @@ static int open_listener(struct tcp_transport *t, char *err, size_t errlen)
 /* Connects to node j and authenticates, again and again until the
  * deadline while the attempt ends before a verdict: the peer is not
  * listening yet, or it pushed this attempt out during a flood of bad
- * connections.  A refusal (a verdict) is final. */
+ * connections.  A refusal (a verdict) is final: -ECONNREFUSED; the
+ * deadline: -ETIMEDOUT. */
 static int connect_peer(struct tcp_transport *t, int j, long long deadline, char *err,
                         size_t errlen)
 {
     const struct dsm_transport_params *p = &t->base.params;
     struct addrinfo *ai;
     char why[256] = "";
-    if (resolve(p->tcp_addrs[j], &ai, err, errlen) < 0) {
-        return -1;
+    int rc = resolve(p->tcp_addrs[j], &ai, err, errlen);
+    if (rc < 0) {
+        return rc;
     }
     for (int attempt = 0;; attempt++) {
         if (attempt) {
@@ -148,11 +154,13 @@ static int connect_peer(struct tcp_transport *t, int j, long long deadline, char
         if (dsm_now_ms() >= deadline) {
             snprintf(err, errlen, "cannot connect to node %d at %s within %d ms: %s", j,
                      p->tcp_addrs[j], p->connect_timeout_ms, why[0] ? why : "no answer");
+            rc = -ETIMEDOUT;
             break;
         }
         int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
-            snprintf(err, errlen, "socket: %s", strerror(errno));
+            rc = -errno;
+            snprintf(err, errlen, "socket: %s", strerror(-rc));
             break;
         }
         tune_socket(fd);
@@ -164,7 +172,7 @@ static int connect_peer(struct tcp_transport *t, int j, long long deadline, char
         }
         struct tcp_hs_conn conn = { fd, deadline };
         struct dsm_hs_io io = { .opaque = &conn, .send = tcp_hs_send, .recv = tcp_hs_recv };
-        int rc = dsm_handshake(&p->hs, &io, j, why, sizeof(why));
+        rc = dsm_handshake(&p->hs, &io, j, why, sizeof(why));
         if (rc == j) {
             t->peers[j].fd = fd;
             freeaddrinfo(ai);
@@ -173,12 +181,13 @@ static int connect_peer(struct tcp_transport *t, int j, long long deadline, char
         close(fd);
         if (rc != DSM_HS_LOST) {
             snprintf(err, errlen, "handshake with node %d (%s): %s", j, p->tcp_addrs[j], why);
+            rc = -ECONNREFUSED;
             break;
         }
         dsm_transport_logf(&t->base, DSM_LOG_INFO, "connecting to node %d again: %s", j, why);
     }
     freeaddrinfo(ai);
-    return -1;
+    return rc;
 }
 
 static void peer_fail(struct tcp_transport *t, int j, const char *reason)
@@ -278,12 +287,13 @@ static int tcp_start(struct dsm_transport *base, char *err, size_t errlen)
     struct tcp_transport *t = (struct tcp_transport *)base;
     const struct dsm_transport_params *p = &base->params;
     long long deadline = dsm_now_ms() + p->connect_timeout_ms;
-    if (p->hs.num_nodes > 1 && open_listener(t, err, errlen) < 0) {
-        return -1;
+    int rc;
+    if (p->hs.num_nodes > 1 && (rc = open_listener(t, err, errlen)) < 0) {
+        return rc;
     }
     for (int j = 0; j < p->hs.self; j++) {
-        if (connect_peer(t, j, deadline, err, errlen) < 0) {
-            return -1;
+        if ((rc = connect_peer(t, j, deadline, err, errlen)) < 0) {
+            return rc;
         }
     }
     if (p->hs.self + 1 < p->hs.num_nodes) {
@@ -291,8 +301,8 @@ static int tcp_start(struct dsm_transport *base, char *err, size_t errlen)
         for (int j = 0; j < DSM_MAX_NODES; j++) {
             fds[j] = -1;
         }
-        if (tcp_accept_peers(base, t->listen_fd, fds, deadline, err, errlen) < 0) {
-            return -1;
+        if ((rc = tcp_accept_peers(base, t->listen_fd, fds, deadline, err, errlen)) < 0) {
+            return rc;
         }
         for (int j = p->hs.self + 1; j < p->hs.num_nodes; j++) {
             /* handshakes ran non-blocking; the data path blocks with timeouts */
@@ -308,8 +318,9 @@ static int tcp_start(struct dsm_transport *base, char *err, size_t errlen)
     t->epfd = epoll_create1(EPOLL_CLOEXEC);
     t->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (t->epfd < 0 || t->stop_fd < 0) {
-        snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
-        return -1;
+        rc = -errno;
+        snprintf(err, errlen, "epoll/eventfd: %s", strerror(-rc));
+        return rc;
     }
     struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX };
     epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stop_fd, &ev);
@@ -322,16 +333,16 @@ static int tcp_start(struct dsm_transport *base, char *err, size_t errlen)
         pe->rbuf = malloc(TCP_RBUF_SIZE);
         if (!pe->rbuf) {
             snprintf(err, errlen, "out of memory");
-            return -1;
+            return -ENOMEM;
         }
         atomic_store(&pe->alive, 1);
         ev.events = EPOLLIN;
         ev.data.u32 = (uint32_t)j;
         epoll_ctl(t->epfd, EPOLL_CTL_ADD, pe->fd, &ev);
     }
-    if (pthread_create(&t->rx_thread, NULL, tcp_rx_main, t) != 0) {
-        snprintf(err, errlen, "cannot start receive thread");
-        return -1;
+    if ((rc = pthread_create(&t->rx_thread, NULL, tcp_rx_main, t)) != 0) {
+        snprintf(err, errlen, "cannot start receive thread: %s", strerror(rc));
+        return -rc;
     }
     t->rx_started = 1;
     return 0;

@@ -25,7 +25,8 @@ void tcp_peer_name(int fd, char *buf, size_t len);
 
 /* Accepts and authenticates every node above this one on listen_fd.
  * Fills fds[j] for each j > self.  Bad connections are refused and
- * logged, never fatal; -1 (err set) only when the connect deadline passes. */
+ * logged, never fatal; -ETIMEDOUT (err set) when the connect deadline
+ * passes, another -errno if the listener cannot wait at all. */
 int tcp_accept_peers(struct dsm_transport *t, int listen_fd, int *fds, long long deadline,
                      char *err, size_t errlen);
 

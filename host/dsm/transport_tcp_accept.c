@@ -336,8 +336,9 @@ int tcp_accept_peers(struct dsm_transport *t, int listen_fd, int *fds, long long
     int remaining = hs->num_nodes - hs->self - 1, rc = 0;
 
     if (pipe2(ctx.wake, O_CLOEXEC | O_NONBLOCK) < 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return -1;
+        rc = -errno;
+        snprintf(err, errlen, "pipe: %s", strerror(-rc));
+        return rc;
     }
     pthread_mutex_init(&ctx.lock, NULL);
     while (remaining > 0) {
@@ -355,7 +356,7 @@ int tcp_accept_peers(struct dsm_transport *t, int listen_fd, int *fds, long long
                 snprintf(err + n, errlen - (size_t)n, " (%d connection(s) refused, the last "
                          "%s)", ctx.refused, ctx.last_refusal);
             }
-            rc = -1;
+            rc = -ETIMEDOUT;
             break;
         }
         struct hs_slot *free_slot = NULL;

@@ -42,14 +42,16 @@ int dsm_uffd_open(struct dsm_uffd_features *got, char *err, size_t errlen)
     uint64_t avail = 0;
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
+        int e = errno;
         snprintf(err, errlen, "userfaultfd: %s (needs CAP_SYS_PTRACE or "
-                 "vm.unprivileged_userfaultfd=1 for kernel-mode faults)", strerror(errno));
-        return -1;
+                 "vm.unprivileged_userfaultfd=1 for kernel-mode faults)", strerror(e));
+        return -e;
     }
     if (uffd_api(fd, 0, &avail) < 0) {
-        snprintf(err, errlen, "UFFDIO_API: %s", strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "UFFDIO_API: %s", strerror(e));
         close(fd);
-        return -1;
+        return -e;
     }
     close(fd);
     /* Exact addresses and thread ids cost nothing and let probes name the
@@ -61,35 +63,40 @@ int dsm_uffd_open(struct dsm_uffd_features *got, char *err, size_t errlen)
     got->thread_id = (want & UFFD_FEATURE_THREAD_ID) != 0;
     fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 || uffd_api(fd, want, NULL) < 0) {
-        snprintf(err, errlen, "userfaultfd/UFFDIO_API: %s", strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "userfaultfd/UFFDIO_API: %s", strerror(e));
         if (fd >= 0) {
             close(fd);
         }
-        return -1;
+        return -e;
     }
     return fd;
 }
 
 int dsm_uffd_register(int uffd, void *base, size_t len, char *err, size_t errlen)
 {
+    int e;
     /* Huge pages would defeat page-granular ownership. */
     if (madvise(base, len, MADV_NOHUGEPAGE) < 0) {
-        snprintf(err, errlen, "madvise(NOHUGEPAGE): %s", strerror(errno));
-        return -1;
+        e = errno;
+        snprintf(err, errlen, "madvise(NOHUGEPAGE): %s", strerror(e));
+        return -e;
     }
     /* Nothing is resident at start: pages arrive through faults. */
     if (madvise(base, len, MADV_DONTNEED) < 0) {
-        snprintf(err, errlen, "madvise(DONTNEED): %s", strerror(errno));
-        return -1;
+        e = errno;
+        snprintf(err, errlen, "madvise(DONTNEED): %s", strerror(e));
+        return -e;
     }
     struct uffdio_register reg = {
         .range = { .start = (uintptr_t)base, .len = len },
         .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
     };
     if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+        e = errno;
         snprintf(err, errlen, "UFFDIO_REGISTER(MISSING|WP) [%p, +%zu): %s", base, len,
-                 strerror(errno));
-        return -1;
+                 strerror(e));
+        return -e;
     }
     uint64_t need = (1ull << _UFFDIO_COPY) | (1ull << _UFFDIO_WRITEPROTECT) |
                     (1ull << _UFFDIO_WAKE);
@@ -97,7 +104,7 @@ int dsm_uffd_register(int uffd, void *base, size_t len, char *err, size_t errlen
         snprintf(err, errlen, "kernel lacks UFFDIO_COPY/WRITEPROTECT on this memory "
                  "(ioctls 0x%llx); anonymous private memory is required",
                  (unsigned long long)reg.ioctls);
-        return -1;
+        return -EOPNOTSUPP;
     }
     return 0;
 }

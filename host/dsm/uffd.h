@@ -13,10 +13,12 @@ struct dsm_uffd_features {
 
 /* Opens a userfaultfd that also catches kernel-mode accesses (no
  * UFFD_USER_MODE_ONLY), with WP_UNPOPULATED, EXACT_ADDRESS and THREAD_ID
- * when the kernel has them (*got says which). Returns fd or -1 (err set). */
+ * when the kernel has them (*got says which). Returns fd, or -errno with
+ * a message in err. */
 int dsm_uffd_open(struct dsm_uffd_features *got, char *err, size_t errlen);
 
-/* MADV_NOHUGEPAGE, discard content, register MISSING|WP. */
+/* MADV_NOHUGEPAGE, discard content, register MISSING|WP.  0, or -errno
+ * with a message in err. */
 int dsm_uffd_register(int uffd, void *base, size_t len, char *err, size_t errlen);
 int dsm_uffd_unregister(int uffd, void *base, size_t len);
 

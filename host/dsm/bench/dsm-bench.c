@@ -154,6 +154,17 @@ struct result {
     struct dist uffd, rtt, read, write;
 };
 
+/* Every round starts and ends together on all nodes; a failed barrier
+ * would only give wrong figures. */
+static void barrier(struct dsm *d, int node)
+{
+    int rc = dsm_barrier(d, 0);
+    if (rc < 0) {
+        fprintf(stderr, "node %d: dsm_barrier: %s\n", node, strerror(-rc));
+        exit(1);
+    }
+}
+
 static int node_main(int node, int nodes, const char *transport, const char *addrs_csv,
                      int listen_fd, const char *shm_name, size_t pages, int result_fd)
 {
@@ -188,7 +199,12 @@ static int node_main(int node, int nodes, const char *transport, const char *add
     }
     size_t size = pages * PAGE;
     uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (dsm_add_region(d, mem, size) < 0 || dsm_start(d, err, sizeof(err)) < 0) {
+    int rc = dsm_add_region(d, mem, size);
+    if (rc < 0) {
+        fprintf(stderr, "node %d: dsm_add_region: %s\n", node, strerror(-rc));
+        return 1;
+    }
+    if (dsm_start(d, err, sizeof(err)) < 0) {
         fprintf(stderr, "node %d: start: %s\n", node, err);
         return 1;
     }
@@ -205,7 +221,7 @@ static int node_main(int node, int nodes, const char *transport, const char *add
     }
     for (size_t round = 0; round < BENCH_ROUNDS; round++) {
         size_t from = pages * round / BENCH_ROUNDS, to = pages * (round + 1) / BENCH_ROUNDS;
-        dsm_barrier(d, 0);
+        barrier(d, node);
         if (node == 0) {
             uffd_floor_measure(&floor, from, to, uf);
             for (size_t i = from; i < to; i++) {
@@ -218,7 +234,7 @@ static int node_main(int node, int nodes, const char *transport, const char *add
                 mem[i * PAGE] = 1;          /* node 1 owns them, Modified */
             }
         }
-        dsm_barrier(d, 0);
+        barrier(d, node);
         if (node == 0) {
             for (size_t i = from; i < to; i++) {
                 uint64_t t0 = now_ns();
@@ -226,13 +242,13 @@ static int node_main(int node, int nodes, const char *transport, const char *add
                 rd[i] = now_ns() - t0;
             }
         }
-        dsm_barrier(d, 0);
+        barrier(d, node);
         if (node == 1) {
             for (size_t i = from; i < to; i++) {
                 mem[i * PAGE] = 2;          /* Modified on node 1 again */
             }
         }
-        dsm_barrier(d, 0);
+        barrier(d, node);
         if (node == 0) {
             for (size_t i = from; i < to; i++) {
                 uint64_t t0 = now_ns();
@@ -252,7 +268,7 @@ static int node_main(int node, int nodes, const char *transport, const char *add
             perror("result pipe");
         }
     }
-    dsm_barrier(d, 0);
+    barrier(d, node);
     dsm_stop(d);
     dsm_destroy(d);
     return 0;

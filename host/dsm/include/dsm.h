@@ -14,10 +14,75 @@
  *   ... guest runs; faults are served by the library's threads ...
  *   dsm_stop(d); dsm_destroy(d);
  *
- * Callbacks run on library threads (receive context).  They must not touch
- * DSM-managed memory that may be absent (the thread that would resolve the
- * fault is the one running the callback) and must not call dsm_* functions
- * except dsm_get_stats(), dsm_node_id() and dsm_num_nodes().
+ * Errors
+ * ------
+ * A call that can fail returns a negative errno value (-EINVAL, ...) and 0
+ * (or a count) on success.  Only dsm_create() and dsm_start() also write a
+ * message into the caller's err buffer (always NUL-terminated when errlen
+ * is not 0); dsm_create() returns NULL and leaves the code in errno, since
+ * it returns a pointer.  The codes, for every call that returns them:
+ *   -EINVAL     a bad argument (range not inside registered memory, bad
+ *               node id or length, misaligned region, ...)
+ *   -EBUSY      the call is for the set-up phase and dsm_start() ran
+ *   -ENOTCONN   the call needs a started instance (dsm_start() did not
+ *               succeed, or dsm_stop() ran)
+ *   -EPIPE      a node the operation needs failed (died, misbehaved or
+ *               timed out; see dsm_failed_nodes())
+ *   -ETIMEDOUT  no answer in time (barrier, write-update)
+ *   -ENOMEM, and system call errors as documented per call.
+ * (For callers written against the former "-1 and errno" convention, a
+ * failing call also sets errno to the same value; that is not part of the
+ * contract.)
+ *
+ * Threads
+ * -------
+ * After dsm_start() an instance runs two threads of its own:
+ *   the fault thread    reads the userfaultfd and sends each fault's request
+ *                       itself; it also notices failed peers and request
+ *                       timeouts (every 100 ms) and reports them.
+ *   the receive thread  one per instance, none with one node (TCP: epoll
+ *                       over every peer socket; shm: drains every ring):
+ *                       handles each protocol message as it arrives, and
+ *                       hands application messages to app_message.
+ * Protocol state is protected by one mutex per instance, "the DSM lock".
+ * A thread holding it also handles the messages the node sends to itself,
+ * so some work (and callbacks) also run on an application thread that is
+ * inside dsm_write_update().
+ *
+ * Callback rules (struct dsm_callbacks)
+ * -------------------------------------
+ *   callback        called on                              DSM lock held
+ *   page_replaced   receive thread, fault thread, or the   yes
+ *                   thread inside dsm_write_update()
+ *   peer_failed     fault thread only                      no
+ *   app_message     receive thread only                    no
+ *   log             any of the above, and the thread in    sometimes
+ *                   dsm_start(), dsm_stop(), dsm_destroy()
+ * Every callback:
+ *   - must not touch DSM-managed memory that may be absent on this node:
+ *     the fault would wait for the fault or receive thread, which may be
+ *     the one running the callback, or wait for the DSM lock it holds;
+ *   - must not make blocking DSM calls: dsm_write_update(), dsm_barrier(),
+ *     dsm_stop(), dsm_destroy() (they wait for the library's own threads,
+ *     or join them);
+ *   - may call the lock-free queries: dsm_node_id(), dsm_num_nodes(),
+ *     dsm_get_stats(), dsm_format_stats(), dsm_failed_nodes(),
+ *     dsm_hot_pages(), dsm_page_counts().
+ * In addition:
+ *   - page_replaced and log may run with the DSM lock held, so they must not
+ *     call dsm_set_policy() or dsm_send_app() either, and must return
+ *     quickly (page_replaced delays the fault being resolved);
+ *   - app_message may call dsm_send_app() (e.g. to answer) and
+ *     dsm_set_policy().  dsm_send_app() waits only while application
+ *     messages fill half of the connection to that peer (bounded by
+ *     request_timeout_ms, after which the peer is declared failed), so
+ *     answering is fine but flooding a peer from here is not;
+ *   - peer_failed may end the process (the default does: exit(1)); while it
+ *     runs, no fault on this node is served and no other failure reported.
+ *     It is called once per failed node; node may be this node's own id
+ *     when the library cannot go on (out of memory).  A peer that left with
+ *     dsm_stop() is not a failure.  Failures after dsm_stop() are not
+ *     reported.
  */
 #ifndef DSM_H
 #define DSM_H
@@ -55,19 +120,23 @@ enum dsm_log_level {
     DSM_LOG_DEBUG = 3,
 };
 
+/* All optional (NULL).  Threads and what each may call: see "Callback
+ * rules" at the top of this file. */
 struct dsm_callbacks {
     void *opaque;
     /* The local content of [host_addr, host_addr+len) changed: new content
-     * was installed, or the page was given away or invalidated (TCG must drop
-     * its translations of that range).  Must not block: it runs on the thread
-     * that resolves faults. */
+     * was installed (data, zeroes or a write-update), or the page was given
+     * away or invalidated (TCG must drop its translations of that range). */
     void (*page_replaced)(void *opaque, void *host_addr, size_t len);
-    /* A peer died, misbehaved or timed out; the guest cannot continue.
-     * If NULL: the reason is logged and the process exits with status 1. */
+    /* Node `node` died, misbehaved or timed out; the guest cannot continue.
+     * If NULL: the reason is logged and the process exits with status 1
+     * (the library's only exit()). */
     void (*peer_failed)(void *opaque, int node, const char *reason);
-    /* A message sent by dsm_send_app() on node src_node. */
+    /* A message sent by dsm_send_app() on node src_node; buf is valid
+     * only during the call.  In order per (source, destination) pair. */
     void (*app_message)(void *opaque, int src_node, const void *buf, size_t len);
-    /* Log sink; NULL means stderr with a "dsm[node]:" prefix. */
+    /* Log sink for every message of the library; NULL means stderr with a
+     * "dsm[node N] level:" prefix.  msg is valid only during the call. */
     void (*log)(void *opaque, enum dsm_log_level level, const char *msg);
 };
 
@@ -78,7 +147,8 @@ struct dsm_config {
     /* TCP: "host:port" of every node, indexed by node id. */
     const char *const *tcp_addrs;
     /* TCP: an already bound+listening socket to use instead of binding
-     * tcp_addrs[node_id] (-1 = none).  Ownership passes to the library. */
+     * tcp_addrs[node_id] (-1 = none).  Ownership passes to the library
+     * when dsm_create() succeeds. */
     int tcp_listen_fd;
     /* SHM: name of the shared file under /dev/shm (same for all nodes). */
     const char *shm_name;
@@ -121,49 +191,137 @@ struct dsm_stats {
     uint64_t fault_latency_ns[DSM_LAT_BUCKETS];
 };
 
-/* Fills defaults (everything zero except tcp_listen_fd = -1 and timeouts). */
+/*
+ * dsm_config_init - fill *cfg with the defaults: everything zero except
+ * tcp_listen_fd = -1, connect and request timeouts 10000 ms, log level
+ * DSM_LOG_WARN.
+ * Any thread; no lock; does not block.
+ */
 void dsm_config_init(struct dsm_config *cfg);
 
+/*
+ * dsm_create - a new instance for node cfg->node_id of cfg->num_nodes.
+ * Copies *cfg with the addresses, name and secret it points to, and *cb
+ * (cb may be NULL: no callbacks); opens the userfaultfd.  No thread is started and nothing is sent.
+ * Returns the instance, or NULL with a message in err and errno set:
+ * EINVAL (bad node id or count, transport, missing tcp_addrs, secret_len
+ * without secret), ENOMEM, or the error of userfaultfd() (e.g. EPERM
+ * without CAP_SYS_PTRACE) or eventfd().
+ * Any thread; no lock; does not block.
+ */
 struct dsm *dsm_create(const struct dsm_config *cfg,
                        const struct dsm_callbacks *cb, /* may be NULL */
                        char *err, size_t errlen);
 
-/* Registers [base, base+size) (page aligned, anonymous private memory).
- * Its current content is discarded: initially no node holds any page.
- * Must be called in the same order with the same sizes on every node,
- * before dsm_start().  The region's pages are managed interleaved over
- * the nodes (page p by node p % n).  0, or -1 with errno. */
+/*
+ * dsm_add_region - register [base, base+size) (page aligned, anonymous
+ * private memory) with its pages managed interleaved over the nodes (page
+ * p by node p % n).  Its current content is discarded at dsm_start():
+ * initially no node holds any page.  Every node must register the same
+ * sizes in the same order.
+ * Returns 0; -EINVAL (NULL or misaligned base, size 0 or misaligned,
+ * overlaps a registered region), -EBUSY (dsm_start() was called),
+ * -ENOSPC (already DSM_MAX_REGIONS), -ENOMEM.
+ * Set-up phase: one thread, no other call on d running; no lock; does not
+ * block.
+ */
 int dsm_add_region(struct dsm *d, void *base, size_t size);
 
 #define DSM_HOME_INTERLEAVE (-1)
-/* The same, with every page of the region managed by node `home` (or
- * DSM_HOME_INTERLEAVE).  Give each node the memory its own vCPUs use
- * (the guest's NUMA node): faults on it then stay on that node.  Every
- * node must register the same homes. */
+/*
+ * dsm_add_region_home - the same, with every page of the region managed
+ * by node `home` (or DSM_HOME_INTERLEAVE).  Give each node the memory its
+ * own vCPUs use (the guest's NUMA node): faults on it then stay on that
+ * node.  Every node must register the same homes.
+ * Returns as dsm_add_region(); also -EINVAL if home is neither a node id
+ * nor DSM_HOME_INTERLEAVE.  Same thread and lock rules.
+ */
 int dsm_add_region_home(struct dsm *d, void *base, size_t size, int home);
 
-/* Connects to every peer, runs the authenticated handshake, starts the
- * fault and receive threads.  Returns 0, or -1 with a message in err. */
+/*
+ * dsm_start - register the regions with userfaultfd (discarding their
+ * content; this node's home pages start here as zero pages), connect to
+ * every peer and run the authenticated handshake, start the fault and
+ * receive threads.
+ * Returns 0, or -errno with a message in err: -EINVAL (no region, bad
+ * address or shm name), -EBUSY (called before), -ETIMEDOUT (a peer did not
+ * come within connect_timeout_ms), -ECONNREFUSED (a peer was refused or
+ * refused this node: another secret, protocol version, node count or
+ * region sizes), -ECONNRESET (a shm peer went away during the handshake),
+ * -ENOMEM, or a system call's error (bind(), userfaultfd registration:
+ * -EOPNOTSUPP when the memory cannot be write-protected).  After a failure
+ * only dsm_destroy() may be called.
+ * Set-up phase: one thread, no other call on d running; no lock; blocks
+ * until every peer is connected (at most connect_timeout_ms).  Calls log.
+ */
 int dsm_start(struct dsm *d, char *err, size_t errlen);
 
-/* Per-page policy (local setting; set the same on every node; allowed
- * any time after dsm_add_region()). */
+/*
+ * dsm_set_policy - set the policy of the pages overlapping [addr, addr+len).
+ * A local setting: set the same on every node.  Allowed any time after the
+ * region was added.
+ * Returns 0; -EINVAL (len 0, unknown policy, range not inside registered
+ * memory).
+ * Any thread (also from app_message, not from page_replaced or log); takes
+ * the DSM lock briefly; does not block otherwise.
+ */
 int dsm_set_policy(struct dsm *d, void *addr, size_t len, enum dsm_policy policy);
 
-/* Writes data at addr on every node at once (each node replaces its copy
- * and fires page_replaced).  Returns after every node acknowledged; 0 or -1. */
+/*
+ * dsm_write_update - write len bytes from data at addr on every node at
+ * once: for each page touched, its manager builds the new content and
+ * every node replaces its copy (write-protected, page_replaced fires).
+ * Any DSM page may be written this way; pages written so are normally
+ * marked DSM_POLICY_WRITE_UPDATE (plain stores to them then count as
+ * wu_fallbacks).  data must not point into DSM-managed memory.
+ * Returns 0 once every live node acknowledged every page; -EINVAL (len 0,
+ * data NULL, range not inside registered memory), -ENOTCONN (not
+ * started), -EPIPE (a node failed), -ETIMEDOUT (a page not acknowledged
+ * within request_timeout_ms).  On an error the pages before the failing
+ * one were updated.
+ * Any application thread, not from a callback; calls on one node are
+ * serialised; takes the DSM lock; blocks up to request_timeout_ms per page.
+ * May call page_replaced and log on the calling thread.
+ */
 int dsm_write_update(struct dsm *d, void *addr, const void *data, size_t len);
 
-/* Sends an application message (len <= DSM_APP_MSG_MAX) to dst_node;
- * delivered to its app_message callback in order per (src, dst) pair. */
+/*
+ * dsm_send_app - send len bytes (1 .. DSM_APP_MSG_MAX) to node dst_node's
+ * app_message callback, over the DSM connections, in order per (src, dst)
+ * pair.  buf may be reused on return.
+ * Returns 0; -EINVAL (dst_node out of range or this node, len 0 or too
+ * long, buf NULL), -ENOTCONN (not started), -EPIPE (dst_node failed or its
+ * connection broke).
+ * Any thread, also from app_message; does not take the DSM lock; waits
+ * only while application messages fill half of the connection to dst_node
+ * (at most request_timeout_ms; then dst_node is declared failed).
+ */
 int dsm_send_app(struct dsm *d, int dst_node, const void *buf, size_t len);
 
-/* Blocks until every node called dsm_barrier() (timeout_ms <= 0: the
- * request timeout).  0 or -1. */
+/*
+ * dsm_barrier - wait until every node called dsm_barrier() (node 0
+ * coordinates).  timeout_ms <= 0 means request_timeout_ms.
+ * Returns 0; -ENOTCONN (not started), -ETIMEDOUT (not every node arrived
+ * in time), -EPIPE (a node failed).  After an error the nodes' barrier
+ * counts disagree: do not use barriers on this cluster again.
+ * One application thread per node at a time, not from a callback; takes
+ * the DSM lock; blocks up to timeout_ms.
+ */
 int dsm_barrier(struct dsm *d, int timeout_ms);
 
+/*
+ * dsm_get_stats - copy the counters into *out (each read atomically, the
+ * set not as one snapshot).
+ * Any thread, also from callbacks; lock-free; does not block.
+ */
 void dsm_get_stats(struct dsm *d, struct dsm_stats *out);
-/* Human-readable one-stats-per-line dump into buf; returns length. */
+
+/*
+ * dsm_format_stats - one counter per line, then the non-empty latency
+ * buckets, into buf (NUL-terminated, truncated to len - 1 characters).
+ * Returns the length written.
+ * Any thread, also from callbacks; touches nothing but *s and buf.
+ */
 size_t dsm_format_stats(const struct dsm_stats *s, char *buf, size_t len);
 
 /* Per-page counters: faults taken on this node, copies invalidated here. */
@@ -172,20 +330,50 @@ struct dsm_page_count {
     uint32_t faults;
     uint32_t invalidations;
 };
-/* The (at most n) pages with the most faults here, hottest first; returns how many. */
+
+/*
+ * dsm_hot_pages - the (at most n) pages with the most faults here, hottest
+ * first (ties: more invalidations first); pages with no fault and no
+ * invalidation are left out.  Returns how many were written to out.
+ * Any thread, also from callbacks; lock-free (counters read one by one);
+ * does not block; costs a scan of every page.
+ */
 size_t dsm_hot_pages(struct dsm *d, struct dsm_page_count *out, size_t n);
-/* The counters of the page holding addr; 0, or -1 if addr is not DSM memory. */
+
+/*
+ * dsm_page_counts - the counters of the page holding addr.
+ * Returns 0; -EINVAL if addr is not in registered memory.
+ * Any thread, also from callbacks; lock-free; does not block.
+ */
 int dsm_page_counts(struct dsm *d, void *addr, struct dsm_page_count *out);
 
-/* Bit i set: node i failed (died, misbehaved or timed out). */
+/*
+ * dsm_failed_nodes - bit i set: node i failed (died, misbehaved or timed
+ * out), or left with dsm_stop() and then closed its connection.
+ * Any thread, also from callbacks; lock-free; does not block.
+ */
 uint64_t dsm_failed_nodes(struct dsm *d);
 
+/* This node's id, and the number of nodes (from the configuration).
+ * Any thread, also from callbacks; lock-free; do not block. */
 int dsm_node_id(const struct dsm *d);
 int dsm_num_nodes(const struct dsm *d);
 
-/* Orderly leave: tells peers, waits (bounded) for theirs, stops threads.
- * Memory stays mapped; pages not held locally stay absent. */
+/*
+ * dsm_stop - orderly leave: send BYE to every peer, wait (at most 5 s) for
+ * theirs, stop the receive and fault threads.  Memory stays mapped and
+ * registered: pages not held here stay absent, and an access to one blocks
+ * until dsm_destroy() unregisters the memory.  Does nothing if the
+ * instance is not started.
+ * An application thread, not from a callback, no other call on d running
+ * or starting; takes the DSM lock; blocks (the wait, then joins threads).
+ */
 void dsm_stop(struct dsm *d);
+
+/*
+ * dsm_destroy - dsm_stop() if needed, then unregister the memory, close
+ * every descriptor and free d.  d may be NULL.  Same rules as dsm_stop().
+ */
 void dsm_destroy(struct dsm *d);
 
 #ifdef __cplusplus

@@ -140,7 +140,7 @@ static struct dsm *make_node(struct mc_world *w, int i, char *err, size_t errlen
     }
     if (rc < 0 || dsm_prepare(d, err, errlen) < 0) {
         if (rc < 0) {
-            snprintf(err, errlen, "adding the regions failed");
+            snprintf(err, errlen, "adding the regions failed: %s", strerror(-rc));
         }
         dsm_destroy(d);
         return NULL;

@@ -75,8 +75,9 @@ static double now_s(void)
 
 static void barrier(void)
 {
-    if (dsm_barrier(g_dsm, 60000) < 0) {
-        fprintf(stderr, "node %d: FAIL: barrier: %s\n", opt.node, strerror(errno));
+    int rc = dsm_barrier(g_dsm, 60000);
+    if (rc < 0) {
+        fprintf(stderr, "node %d: FAIL: barrier: %s\n", opt.node, strerror(-rc));
         exit(1);
     }
 }
@@ -327,8 +328,8 @@ static void app_run(void)
         }
     }
     CHECK(atomic_load(&app_bad) == 0, "%d corrupted app messages", atomic_load(&app_bad));
-    CHECK(dsm_send_app(g_dsm, opt.node, buf, 1) < 0, "sending to self must be refused");
-    CHECK(dsm_send_app(g_dsm, (opt.node + 1) % opt.nodes, buf, DSM_APP_MSG_MAX + 1) < 0,
+    CHECK(dsm_send_app(g_dsm, opt.node, buf, 1) == -EINVAL, "sending to self must be refused");
+    CHECK(dsm_send_app(g_dsm, (opt.node + 1) % opt.nodes, buf, DSM_APP_MSG_MAX + 1) == -EINVAL,
           "oversized app message must be refused");
 }
 
@@ -499,8 +500,9 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
     for (int i = 0; i < nregions; i++) {
         /* --homed: region i is managed by node i % n (as a guest's NUMA memory is) */
         int home = opt.homed ? i % opt.nodes : DSM_HOME_INTERLEAVE;
-        if (dsm_add_region_home(g_dsm, regions[i], sizes[i], home) < 0) {
-            fprintf(stderr, "node %d: dsm_add_region: %s\n", opt.node, strerror(errno));
+        int rc = dsm_add_region_home(g_dsm, regions[i], sizes[i], home);
+        if (rc < 0) {
+            fprintf(stderr, "node %d: dsm_add_region: %s\n", opt.node, strerror(-rc));
             return -1;
         }
     }

@@ -435,6 +435,8 @@ struct rogue {
     int port;
     struct dsm_msg_hdr bad;
     uint32_t bad_payload;
+    int silent;               /* send nothing; close once release is set */
+    atomic_int release;
     atomic_int failed_node;
     char reason[256];
 };
@@ -473,6 +475,13 @@ static void *rogue_main(void *arg)
     if (dsm_handshake(&p, &io, 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "rogue handshake: %s\n", err);
     }
+    if (r->silent) {
+        while (!atomic_load(&r->release)) {
+            usleep(1000);
+        }
+        close(fd);
+        return NULL;
+    }
     static uint8_t junk[8192];
     if (write(fd, &r->bad, sizeof(r->bad)) < 0 ||
         (r->bad_payload && write(fd, junk, r->bad_payload) < 0)) {
@@ -483,18 +492,28 @@ static void *rogue_main(void *arg)
     return NULL;
 }
 
-static void rogue_case(const char *what, struct dsm_msg_hdr bad, uint32_t payload,
-                       const char *expect)
+/* A listening loopback socket on a free port; *port set. */
+static int listen_loopback(int *port)
 {
-    struct rogue r = { .bad = bad, .bad_payload = payload };
-    atomic_store(&r.failed_node, -1);
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t sl = sizeof(sa);
     bind(lfd, (struct sockaddr *)&sa, sizeof(sa));
     listen(lfd, 4);
     getsockname(lfd, (struct sockaddr *)&sa, &sl);
-    r.port = ntohs(sa.sin_port);
+    *port = ntohs(sa.sin_port);
+    return lfd;
+}
+
+#define ROGUE_MEM (16 * DSM_PAGE_SIZE)
+
+/* Node 0 of 2, started with r's rogue as node 1 (interleaved: page 1 is
+ * managed by the rogue).  *mem gets the region; NULL if the start failed. */
+static struct dsm *start_with_rogue(const char *what, struct rogue *r, pthread_t *t,
+                                    uint8_t **mem)
+{
+    atomic_store(&r->failed_node, -1);
+    int lfd = listen_loopback(&r->port);
 
     struct dsm_config cfg;
     char err[256];
@@ -508,18 +527,31 @@ static void rogue_case(const char *what, struct dsm_msg_hdr bad, uint32_t payloa
     cfg.secret = "k";
     cfg.secret_len = 1;
     cfg.connect_timeout_ms = 3000;
-    struct dsm_callbacks cb = { .opaque = &r, .peer_failed = on_rogue_fail, .log = quiet_log };
+    struct dsm_callbacks cb = { .opaque = r, .peer_failed = on_rogue_fail, .log = quiet_log };
     struct dsm *d = dsm_create(&cfg, &cb, err, sizeof(err));
-    size_t size = 16 * DSM_PAGE_SIZE;
-    uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    dsm_add_region(d, mem, size);
-    pthread_t t;
-    pthread_create(&t, NULL, rogue_main, &r);
+    *mem = mmap(NULL, ROGUE_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    dsm_add_region(d, *mem, ROGUE_MEM);
+    pthread_create(t, NULL, rogue_main, r);
     int rc = dsm_start(d, err, sizeof(err));
     CHECK(rc == 0, "%s: start: %s", what, err);
-    for (int i = 0; i < 300 && atomic_load(&r.failed_node) < 0; i++) {
+    return d;
+}
+
+static void wait_rogue_reported(struct rogue *r)
+{
+    for (int i = 0; i < 300 && atomic_load(&r->failed_node) < 0; i++) {
         usleep(10000);
     }
+}
+
+static void rogue_case(const char *what, struct dsm_msg_hdr bad, uint32_t payload,
+                       const char *expect)
+{
+    struct rogue r = { .bad = bad, .bad_payload = payload };
+    pthread_t t;
+    uint8_t *mem;
+    struct dsm *d = start_with_rogue(what, &r, &t, &mem);
+    wait_rogue_reported(&r);
     CHECK(atomic_load(&r.failed_node) == 1 && strstr(r.reason, expect),
           "%s: node %d reported with reason '%s' (want '%s')", what,
           atomic_load(&r.failed_node), r.reason, expect);
@@ -528,7 +560,7 @@ static void rogue_case(const char *what, struct dsm_msg_hdr bad, uint32_t payloa
     CHECK(mem[0] == 1, "%s: node still works", what);
     pthread_join(t, NULL);
     dsm_destroy(d);
-    munmap(mem, size);
+    munmap(mem, ROGUE_MEM);
 }
 
 static void test_rogue_peer(void)
@@ -548,6 +580,253 @@ static void test_rogue_peer(void)
     rogue_case("oversized frame", h, 0, "payload length");
     dsm_msg_init(&h, DSM_MSG_FWD_READ, 1, 4, 1, 0, 0);
     rogue_case("forward from non-manager", h, 0, "not its manager");
+}
+
+/* ---- error returns (dsm.h: -errno) ------------------------------------------ */
+
+static void *map_pages(size_t n)
+{
+    return mmap(NULL, n * DSM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                -1, 0);
+}
+
+static struct dsm *one_node(void)
+{
+    struct dsm_config cfg;
+    char err[256];
+    dsm_config_init(&cfg);
+    cfg.num_nodes = 1;
+    cfg.transport = DSM_TRANSPORT_SHM;
+    cfg.shm_name = "unused";
+    struct dsm_callbacks cb = { .log = quiet_log };
+    struct dsm *d = dsm_create(&cfg, &cb, err, sizeof(err));
+    CHECK(d != NULL, "dsm_create: %s", err);
+    return d;
+}
+
+/* dsm_create(): NULL, a message, and the code in errno. */
+static void create_fails(const char *what, const struct dsm_config *cfg, int want)
+{
+    char err[256] = "";
+    errno = 0;
+    struct dsm *d = dsm_create(cfg, NULL, err, sizeof(err));
+    int e = errno;
+    CHECK(d == NULL && e == want && err[0], "dsm_create with %s: %p, errno %d (want %d), '%s'",
+          what, (void *)d, e, want, err);
+    dsm_destroy(d);
+}
+
+static void test_errors_create(void)
+{
+    struct dsm_config cfg;
+    dsm_config_init(&cfg);
+    cfg.transport = DSM_TRANSPORT_SHM;
+    cfg.shm_name = "unused";
+    cfg.num_nodes = 0;
+    create_fails("no nodes", &cfg, EINVAL);
+    cfg.num_nodes = DSM_MAX_NODES + 1;
+    create_fails("too many nodes", &cfg, EINVAL);
+    cfg.num_nodes = 2;
+    cfg.node_id = 2;
+    create_fails("node id out of range", &cfg, EINVAL);
+    cfg.node_id = -1;
+    create_fails("negative node id", &cfg, EINVAL);
+    cfg.node_id = 0;
+    cfg.transport = (enum dsm_transport_kind)7;
+    create_fails("unknown transport", &cfg, EINVAL);
+    cfg.transport = DSM_TRANSPORT_TCP;
+    create_fails("tcp without addresses", &cfg, EINVAL);
+    cfg.transport = DSM_TRANSPORT_SHM;
+    cfg.secret_len = 4;
+    create_fails("secret_len without secret", &cfg, EINVAL);
+    char err[64];
+    CHECK(dsm_create(NULL, NULL, err, sizeof(err)) == NULL && errno == EINVAL,
+          "dsm_create(NULL): errno %d", errno);
+}
+
+static void test_errors_one_node(void)
+{
+    static uint8_t elsewhere[2 * DSM_PAGE_SIZE] __attribute__((aligned(4096)));
+    char err[256], buf[8] = "abc";
+    uint64_t v = 1;
+    struct dsm_page_count pc;
+
+    /* set-up phase */
+    struct dsm *d = one_node();
+    if (!d) {
+        return;
+    }
+    uint8_t *m = map_pages(DSM_MAX_REGIONS + 2);
+    CHECK(dsm_start(d, err, sizeof(err)) == -EINVAL && strstr(err, "no memory region"),
+          "start without a region: '%s'", err);
+    dsm_destroy(d);
+
+    d = one_node();
+    if (!d) {
+        return;
+    }
+    CHECK(dsm_set_policy(d, m, DSM_PAGE_SIZE, DSM_POLICY_WRITE_UPDATE) == -EINVAL,
+          "policy before any region");
+    CHECK(dsm_add_region(d, NULL, DSM_PAGE_SIZE) == -EINVAL, "NULL region");
+    CHECK(dsm_add_region(d, m, 0) == -EINVAL, "empty region");
+    CHECK(dsm_add_region(d, m + 1, DSM_PAGE_SIZE) == -EINVAL, "unaligned base");
+    CHECK(dsm_add_region(d, m, DSM_PAGE_SIZE + 1) == -EINVAL, "unaligned size");
+    CHECK(dsm_add_region_home(d, m, DSM_PAGE_SIZE, 1) == -EINVAL, "home out of range");
+    CHECK(dsm_add_region_home(d, m, DSM_PAGE_SIZE, -2) == -EINVAL, "negative home");
+    CHECK(dsm_add_region(d, m, 2 * DSM_PAGE_SIZE) == 0, "region of 2 pages");
+    CHECK(dsm_add_region(d, m + DSM_PAGE_SIZE, DSM_PAGE_SIZE) == -EINVAL, "overlap");
+    for (int i = 1; i < DSM_MAX_REGIONS; i++) {
+        CHECK(dsm_add_region_home(d, m + (size_t)(i + 1) * DSM_PAGE_SIZE, DSM_PAGE_SIZE, 0) == 0,
+              "region %d", i);
+    }
+    CHECK(dsm_add_region(d, m + (size_t)(DSM_MAX_REGIONS + 1) * DSM_PAGE_SIZE,
+                         DSM_PAGE_SIZE) == -ENOSPC, "one region too many");
+    CHECK(dsm_set_policy(d, m, 0, DSM_POLICY_WRITE_UPDATE) == -EINVAL, "policy: len 0");
+    CHECK(dsm_set_policy(d, m, DSM_PAGE_SIZE, (enum dsm_policy)9) == -EINVAL,
+          "policy: unknown policy");
+    CHECK(dsm_set_policy(d, elsewhere, DSM_PAGE_SIZE, DSM_POLICY_WRITE_UPDATE) == -EINVAL,
+          "policy: outside the regions");
+    CHECK(dsm_set_policy(d, m + (size_t)DSM_MAX_REGIONS * DSM_PAGE_SIZE, 2 * DSM_PAGE_SIZE,
+                         DSM_POLICY_WRITE_UPDATE) == -EINVAL, "policy: past the last region");
+    CHECK(dsm_write_update(d, m, &v, sizeof(v)) == -ENOTCONN, "write_update before start");
+    CHECK(dsm_write_update(d, elsewhere, &v, sizeof(v)) == -EINVAL,
+          "write_update outside the regions (before start)");
+    CHECK(dsm_barrier(d, 100) == -ENOTCONN, "barrier before start");
+    CHECK(dsm_send_app(d, 0, buf, 1) == -EINVAL, "send_app to self (one node)");
+    CHECK(dsm_send_app(d, 1, buf, 1) == -EINVAL, "send_app to node 1 of 1");
+    CHECK(dsm_page_counts(d, elsewhere, &pc) == -EINVAL, "page_counts outside");
+    CHECK(dsm_page_counts(d, m + DSM_PAGE_SIZE, &pc) == 0 && pc.addr == m + DSM_PAGE_SIZE,
+          "page_counts inside");
+
+    /* started */
+    CHECK(dsm_start(d, err, sizeof(err)) == 0, "dsm_start: %s", err);
+    CHECK(dsm_start(d, err, sizeof(err)) == -EBUSY, "second dsm_start: '%s'", err);
+    CHECK(dsm_add_region(d, m + (size_t)(DSM_MAX_REGIONS + 1) * DSM_PAGE_SIZE,
+                         DSM_PAGE_SIZE) == -EBUSY, "add_region after start");
+    CHECK(dsm_write_update(d, elsewhere, &v, sizeof(v)) == -EINVAL,
+          "write_update on an unregistered address");
+    CHECK(dsm_write_update(d, m, &v, 0) == -EINVAL, "write_update of 0 bytes");
+    CHECK(dsm_write_update(d, m, NULL, 8) == -EINVAL, "write_update from NULL");
+    /* region 0 ends after 2 pages; the next region is elsewhere in m */
+    CHECK(dsm_write_update(d, m + (size_t)(DSM_MAX_REGIONS + 1) * DSM_PAGE_SIZE - 4, &v,
+                           sizeof(v)) == -EINVAL, "write_update past the last region");
+    CHECK(dsm_write_update(d, m + 8, &v, sizeof(v)) == 0 && !memcmp(m + 8, &v, sizeof(v)),
+          "write_update inside");
+    CHECK(dsm_barrier(d, 100) == 0, "barrier of one");
+    errno = 0;
+    int rc = dsm_set_policy(d, elsewhere, DSM_PAGE_SIZE, DSM_POLICY_WRITE_UPDATE);
+    CHECK(rc == -EINVAL && errno == EINVAL, "errno mirrors the result: %d, errno %d", rc, errno);
+    dsm_stop(d);
+    CHECK(dsm_barrier(d, 100) == -ENOTCONN, "barrier after stop");
+    CHECK(dsm_write_update(d, m + 8, &v, sizeof(v)) == -ENOTCONN, "write_update after stop");
+    dsm_destroy(d);
+    munmap(m, (DSM_MAX_REGIONS + 2) * DSM_PAGE_SIZE);
+}
+
+/* Node 1 of 2 whose node 0 is `addr0`; dsm_start's result and message. */
+static int start_node1(const char *addr0, int connect_ms, char *err, size_t errlen)
+{
+    int port1;
+    int lfd = listen_loopback(&port1);
+    struct dsm_config cfg;
+    dsm_config_init(&cfg);
+    cfg.node_id = 1;
+    cfg.num_nodes = 2;
+    cfg.transport = DSM_TRANSPORT_TCP;
+    const char *addrs[2] = { addr0, "127.0.0.1:1" };
+    cfg.tcp_addrs = addrs;
+    cfg.tcp_listen_fd = lfd;
+    cfg.secret = "k";
+    cfg.secret_len = 1;
+    cfg.connect_timeout_ms = connect_ms;
+    struct dsm_callbacks cb = { .log = quiet_log };
+    struct dsm *d = dsm_create(&cfg, &cb, err, errlen);
+    if (!d) {
+        return -errno;
+    }
+    uint8_t *mem = map_pages(ROGUE_MEM / DSM_PAGE_SIZE);
+    dsm_add_region(d, mem, ROGUE_MEM);
+    int rc = dsm_start(d, err, errlen);
+    dsm_destroy(d);
+    munmap(mem, ROGUE_MEM);
+    return rc;
+}
+
+/* Node 0 that accepts one connection and answers with another secret. */
+static void *other_secret_main(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd = accept(lfd, NULL, NULL);
+    struct dsm_hs_params p;
+    memset(&p, 0, sizeof(p));
+    p.self = 0;
+    p.num_nodes = 2;
+    p.nregions = 1;
+    p.region_sizes[0] = ROGUE_MEM;
+    p.secret = "other";
+    p.secret_len = 5;
+    struct dsm_hs_io io = { .opaque = &fd, .send = sock_send, .recv = sock_recv };
+    char err[256];
+    dsm_handshake(&p, &io, -1, err, sizeof(err));
+    close(fd);
+    return NULL;
+}
+
+static void test_errors_cluster(void)
+{
+    char err[256], addr[64];
+    uint8_t buf[16] = "hello";
+
+    /* dsm_start: nobody at node 0's address within the connect timeout */
+    int port0;
+    int lfd = listen_loopback(&port0);
+    close(lfd);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port0);
+    int rc = start_node1(addr, 300, err, sizeof(err));
+    CHECK(rc == -ETIMEDOUT && strstr(err, "within"), "start, node 0 absent: %d '%s'", rc, err);
+    rc = start_node1("no-port", 300, err, sizeof(err));
+    CHECK(rc == -EINVAL && strstr(err, "bad address"), "start, bad address: %d '%s'", rc, err);
+
+    /* dsm_start: node 0 knows another secret */
+    lfd = listen_loopback(&port0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port0);
+    pthread_t t;
+    pthread_create(&t, NULL, other_secret_main, &lfd);
+    rc = start_node1(addr, 3000, err, sizeof(err));
+    pthread_join(t, NULL);
+    close(lfd);
+    CHECK(rc == -ECONNREFUSED && strstr(err, "secret"), "start, other secret: %d '%s'", rc, err);
+
+    /* started, node 1 silent */
+    struct rogue r = { .silent = 1 };
+    uint8_t *mem;
+    struct dsm *d = start_with_rogue("silent peer", &r, &t, &mem);
+    CHECK(dsm_send_app(d, -1, buf, 1) == -EINVAL, "send_app to node -1");
+    CHECK(dsm_send_app(d, 2, buf, 1) == -EINVAL, "send_app to node 2 of 2");
+    CHECK(dsm_send_app(d, 0, buf, 1) == -EINVAL, "send_app to self");
+    CHECK(dsm_send_app(d, 1, buf, 0) == -EINVAL, "send_app of 0 bytes");
+    CHECK(dsm_send_app(d, 1, NULL, 1) == -EINVAL, "send_app from NULL");
+    CHECK(dsm_send_app(d, 1, buf, DSM_APP_MSG_MAX + 1) == -EINVAL, "send_app too long");
+    CHECK(dsm_send_app(d, 1, buf, sizeof(buf)) == 0, "send_app to the peer");
+    /* node 0 coordinates; node 1 never arrives */
+    rc = dsm_barrier(d, 100);
+    CHECK(rc == -ETIMEDOUT, "barrier without the peer: %d", rc);
+
+    /* the peer goes away: calls that need it fail with -EPIPE */
+    atomic_store(&r.release, 1);
+    wait_rogue_reported(&r);
+    CHECK(atomic_load(&r.failed_node) == 1, "silent peer's exit reported (%d)",
+          atomic_load(&r.failed_node));
+    CHECK(dsm_failed_nodes(d) == 2, "failed nodes 0x%llx", (unsigned long long)dsm_failed_nodes(d));
+    CHECK(dsm_send_app(d, 1, buf, sizeof(buf)) == -EPIPE, "send_app to a failed node");
+    rc = dsm_barrier(d, 1000);
+    CHECK(rc == -EPIPE, "barrier with a failed node: %d", rc);
+    uint64_t v = 5;
+    rc = dsm_write_update(d, mem + DSM_PAGE_SIZE, &v, sizeof(v));   /* managed by node 1 */
+    CHECK(rc == -EPIPE, "write_update of a page the failed node manages: %d", rc);
+    pthread_join(t, NULL);
+    dsm_destroy(d);
+    munmap(mem, ROGUE_MEM);
 }
 
 /* ---- fuzzer seeds ------------------------------------------------------------ */
@@ -716,6 +995,9 @@ int main(int argc, char **argv)
     test_hello_check();
     test_handshake();
     test_single_node();
+    test_errors_create();
+    test_errors_one_node();
+    test_errors_cluster();
     test_rogue_peer();
     printf("dsm: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
