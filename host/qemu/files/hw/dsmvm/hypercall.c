@@ -237,17 +237,6 @@ static const MemoryRegionOps doorbell_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 4 },
 };
 
-void dsmvm_hypercall_install(DsmvmNode *n)
-{
-    if (!dsmvm_guest_features) {
-        return;
-    }
-    memory_region_init_io(&doorbell, OBJECT(n), &doorbell_ops, n,
-                          "dsmvm-doorbell", 4);
-    memory_region_add_subregion(get_system_io(), DSMVM_DOORBELL_PORT_DEFAULT,
-                                &doorbell);
-}
-
 /*
  * Main loop, vCPUs paused, on every node at each guest reset: the new kernel
  * registers its areas again. The pages go back to plain write-invalidate
@@ -269,9 +258,9 @@ void dsmvm_hypercall_reset(DsmvmNode *n)
 }
 
 /* Main loop: a peer registers an area; mark it here too and answer. */
-void dsmvm_hypercall_handle(DsmvmNode *n, int src,
-                            const DsmvmMsgWuRegister *req)
+static void wu_register_receive(DsmvmNode *n, int src, const void *msg)
 {
+    const DsmvmMsgWuRegister *req = msg;
     DsmvmMsgWuRegisterAck ack = {
         .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_WU_REGISTER_ACK },
         .seq = req->seq,
@@ -279,4 +268,28 @@ void dsmvm_hypercall_handle(DsmvmNode *n, int src,
     };
 
     dsmvm_send(n, src, &ack, sizeof(ack));
+}
+
+/* Receive thread: a peer's answer to hc_wu_register(). */
+static void wu_register_ack(DsmvmNode *n, int src, const void *msg)
+{
+    if (!dsmvm_complete_request(n, ((const DsmvmMsgWuRegisterAck *)msg)->seq,
+                                msg, sizeof(DsmvmMsgWuRegisterAck))) {
+        dsmvm_fatal(n, "node%d answered a registration nobody made", src);
+    }
+}
+
+void dsmvm_hypercall_install(DsmvmNode *n)
+{
+    dsmvm_register_handler(n, DSMVM_MSG_WU_REGISTER, DSMVM_CTX_MAIN_LOOP,
+                           sizeof(DsmvmMsgWuRegister), wu_register_receive);
+    dsmvm_register_handler(n, DSMVM_MSG_WU_REGISTER_ACK, DSMVM_CTX_RECEIVE,
+                           sizeof(DsmvmMsgWuRegisterAck), wu_register_ack);
+    if (!dsmvm_guest_features) {
+        return;
+    }
+    memory_region_init_io(&doorbell, OBJECT(n), &doorbell_ops, n,
+                          "dsmvm-doorbell", 4);
+    memory_region_add_subregion(get_system_io(), DSMVM_DOORBELL_PORT_DEFAULT,
+                                &doorbell);
 }

@@ -105,7 +105,7 @@ static void add_overlay(DsmvmNode *n, int *count, MemoryRegion *root,
     (*count)++;
 }
 
-void dsmvm_io_install_overlays(DsmvmNode *n)
+static void dsmvm_io_install_overlays(DsmvmNode *n)
 {
     X86MachineState *x86ms = X86_MACHINE(qdev_get_machine());
     uint64_t low_ram_end = x86ms->below_4g_mem_size;
@@ -159,8 +159,9 @@ void dsmvm_io_bios_area_as_ram(DsmvmNode *n)
 }
 
 /* Device node, main loop: carry out another node's access and answer it. */
-void dsmvm_io_serve(DsmvmNode *n, int src, const DsmvmMsgIoReq *req)
+static void dsmvm_io_serve(DsmvmNode *n, int src, const void *msg)
 {
+    const DsmvmMsgIoReq *req = msg;
     AddressSpace *as = req->space == DSMVM_SPACE_IO ? &address_space_io
                                                     : &address_space_memory;
     DsmvmMsgIoReply reply = {
@@ -184,4 +185,25 @@ void dsmvm_io_serve(DsmvmNode *n, int src, const DsmvmMsgIoReq *req)
     trace_dsmvm_io_serve(src, req->space, req->addr, req->size, req->is_write,
                          reply.data);
     dsmvm_send(n, src, &reply, sizeof(reply));
+}
+
+/* Receive thread: the device node's answer to dsmvm_forward(). */
+static void dsmvm_io_reply(DsmvmNode *n, int src, const void *msg)
+{
+    if (!dsmvm_complete_request(n, ((const DsmvmMsgIoReply *)msg)->seq, msg,
+                                sizeof(DsmvmMsgIoReply))) {
+        dsmvm_fatal(n, "node%d answered an I/O request nobody made", src);
+    }
+}
+
+void dsmvm_io_install(DsmvmNode *n)
+{
+    if (dsmvm_is_device_node(n)) {
+        dsmvm_register_handler(n, DSMVM_MSG_IO_REQ, DSMVM_CTX_MAIN_LOOP,
+                               sizeof(DsmvmMsgIoReq), dsmvm_io_serve);
+        return;
+    }
+    dsmvm_register_handler(n, DSMVM_MSG_IO_REPLY, DSMVM_CTX_RECEIVE,
+                           sizeof(DsmvmMsgIoReply), dsmvm_io_reply);
+    dsmvm_io_install_overlays(n);
 }
