@@ -6,6 +6,7 @@
 #ifndef HW_DSMVM_INTERNAL_H
 #define HW_DSMVM_INTERNAL_H
 
+#include "qemu/bitmap.h"
 #include "qemu/thread.h"
 #include "qemu/notify.h"
 #include "qom/object.h"
@@ -17,6 +18,8 @@
 OBJECT_DECLARE_SIMPLE_TYPE(DsmvmNode, DSMVM_NODE)
 
 #define DSMVM_IO_OVERLAYS 8
+#define DSMVM_MAX_CPUS 1024
+#define DSMVM_WU_MAX_AREAS 8
 
 typedef struct DsmvmCounters {
     uint64_t io_forwarded;      /* accesses this node sent to the device node */
@@ -44,6 +47,30 @@ typedef struct DsmvmReset {
     QEMUBH *post_bh;
     QEMUTimer *timer;
 } DsmvmReset;
+
+/* A write-update area the guest registered (hypercall.c). */
+typedef struct DsmvmWuArea {
+    uint64_t gpa;
+    uint64_t len;
+} DsmvmWuArea;
+
+/* The hypercall doorbell and the write-update areas (hypercall.c); BQL. */
+typedef struct DsmvmHypercalls {
+    MemoryRegion doorbell;
+    DsmvmWuArea wu_areas[DSMVM_WU_MAX_AREAS];
+    int wu_count;
+} DsmvmHypercalls;
+
+/*
+ * A catch-all region whose accesses are carried out on the device node
+ * (io-forward.c); node and base are what its callbacks need.
+ */
+typedef struct DsmvmOverlay {
+    DsmvmNode *node;
+    uint32_t space;             /* DSMVM_SPACE_* */
+    uint64_t base;              /* address of the region's start */
+    MemoryRegion mr;
+} DsmvmOverlay;
 
 /*
  * dispatch.c: every message type has one handler, registered by the file
@@ -81,6 +108,8 @@ struct DsmvmNode {
     char *stats_file;
     uint64_t *watch_gpns;       /* pages whose counters the stats report */
     int num_watch;
+    /* hypercall features offered to the guest (hypercalls/ABI.md) */
+    uint32_t guest_features;
 
     DsmvmCluster *cluster;
     struct dsm *dsm;
@@ -119,10 +148,18 @@ struct DsmvmNode {
     char exit_reason[160];
     DsmvmCounters counters;
     DsmvmReset reset;
-    MemoryRegion overlays[DSMVM_IO_OVERLAYS];
+    DsmvmHypercalls hc;
+    DsmvmOverlay overlays[DSMVM_IO_OVERLAYS];
+    /* vCPUs that another node runs, by cpu_index; set before they run */
+    DECLARE_BITMAP(remote_cpus, DSMVM_MAX_CPUS);
 };
 
-/* The node object; NULL when this QEMU is not part of a cluster. */
+/*
+ * The node object; NULL when this QEMU is not part of a cluster. The one
+ * global (hooks.c): the hooks that QEMU's core calls (system/cpus.c, the
+ * APIC, the IOAPIC, CPUID) have no path to the object. Set once, by the
+ * object's complete(), before the machine is created.
+ */
 extern DsmvmNode *dsmvm_node;
 
 static inline bool dsmvm_is_device_node(DsmvmNode *n)

@@ -27,14 +27,6 @@
 #define LOW_MMIO_END        0xff000000ULL  /* the BIOS ROM above stays local */
 #define HIGH_MMIO_SPAN      (1ULL << 40)
 
-typedef struct DsmvmOverlay {
-    DsmvmNode *node;
-    uint32_t space;
-    uint64_t base;
-} DsmvmOverlay;
-
-static DsmvmOverlay overlay_info[DSMVM_IO_OVERLAYS];
-
 static uint64_t dsmvm_forward(DsmvmOverlay *o, hwaddr addr, uint64_t data,
                               unsigned size, bool is_write, MemTxResult *res)
 {
@@ -87,21 +79,23 @@ static void add_overlay(DsmvmNode *n, int *count, MemoryRegion *root,
                         uint32_t space, uint64_t start, uint64_t end,
                         const char *name)
 {
-    DsmvmOverlay *o = &overlay_info[*count];
+    DsmvmOverlay *o;
 
     if (end <= start) {
         return;
     }
     assert(*count < DSMVM_IO_OVERLAYS);
-    *o = (DsmvmOverlay){ .node = n, .space = space, .base = start };
-    memory_region_init_io(&n->overlays[*count], OBJECT(n), &dsmvm_overlay_ops,
-                          o, name, end - start);
+    o = &n->overlays[*count];
+    o->node = n;
+    o->space = space;
+    o->base = start;
+    memory_region_init_io(&o->mr, OBJECT(n), &dsmvm_overlay_ops, o, name,
+                          end - start);
     /*
      * Above everything the machine maps there: these addresses belong to the
      * device node.
      */
-    memory_region_add_subregion_overlap(root, start, &n->overlays[*count],
-                                        INT_MAX);
+    memory_region_add_subregion_overlap(root, start, &o->mr, INT_MAX);
     (*count)++;
 }
 

@@ -36,8 +36,6 @@
 #include "../../dsmvm-hypercalls/dsmvm-hypercall.h"
 #include "trace.h"
 
-DsmvmNode *dsmvm_node;
-
 OBJECT_DEFINE_SIMPLE_TYPE_WITH_INTERFACES(DsmvmNode, dsmvm_node, DSMVM_NODE,
                                           OBJECT, { TYPE_USER_CREATABLE }, { })
 
@@ -175,7 +173,7 @@ static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms,
              n->cluster->digest, object_get_typename(OBJECT(ms)),
              current_accel_name(), ms->smp.cpus, ms->smp.max_cpus,
              (uint64_t)ms->ram_size, n->cluster->num_nodes,
-             dsmvm_guest_features, homes);
+             n->guest_features, homes);
 }
 
 static void dsmvm_vm_state_change(void *opaque, bool running, RunState state)
@@ -229,7 +227,10 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     CPU_FOREACH(cpu) {
         bool remote = c->cpu_node[cpu->cpu_index] != (int)n->node_id;
 
-        dsmvm_set_cpu_remote(cpu->cpu_index, remote);
+        assert(cpu->cpu_index < DSMVM_MAX_CPUS);
+        if (remote) {
+            set_bit(cpu->cpu_index, n->remote_cpus);
+        }
         local_cpus += !remote;
     }
 
@@ -323,11 +324,11 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
         return;
     }
     /* Each feature needs the ones below it: 0, 1, 3 or 7. */
-    if (dsmvm_guest_features & (dsmvm_guest_features + 1) ||
-        dsmvm_guest_features > DSMVM_FEATURES_ALL) {
+    if (n->guest_features & (n->guest_features + 1) ||
+        n->guest_features > DSMVM_FEATURES_ALL) {
         error_setg(errp, TYPE_DSMVM_NODE
                    ": guest-features must be 0, 1, 3 or 7, not %u",
-                   dsmvm_guest_features);
+                   n->guest_features);
         return;
     }
     n->cluster = dsmvm_cluster_load(n->cluster_path, errp);
@@ -430,7 +431,8 @@ static void dsmvm_node_init(Object *obj)
                                    OBJ_PROP_FLAG_READWRITE);
     object_property_set_description(obj, "node",
                                     "this node's id in the cluster");
-    object_property_add_uint32_ptr(obj, "guest-features", &dsmvm_guest_features,
+    n->guest_features = DSMVM_FEATURES_ALL;
+    object_property_add_uint32_ptr(obj, "guest-features", &n->guest_features,
                                    OBJ_PROP_FLAG_READWRITE);
     object_property_set_description(obj, "guest-features",
                                     "hypercall features offered to the guest (bit 0 doorbell, "
