@@ -10,6 +10,7 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/cutils.h"
+#include "qapi/error.h"
 #include "internal.h"
 #include "trace.h"
 
@@ -62,7 +63,7 @@ void dsmvm_hello_install(DsmvmNode *n)
                            sizeof(DsmvmMsgHello), hello_receive);
 }
 
-void dsmvm_hello_exchange(DsmvmNode *n)
+bool dsmvm_hello_exchange(DsmvmNode *n, Error **errp)
 {
     DsmvmMsgHello hello = { .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_HELLO } };
     int64_t deadline = g_get_monotonic_time() +
@@ -74,13 +75,16 @@ void dsmvm_hello_exchange(DsmvmNode *n)
     while (!n->hello_error && n->hellos_ok < n->cluster->num_nodes - 1) {
         if (g_get_monotonic_time() > deadline) {
             qemu_mutex_unlock(&n->reply_lock);
-            dsmvm_fatal(n, "peers did not confirm their configuration "
-                        "within %d s", n->cluster->connect_timeout_s);
+            error_setg(errp, "peers did not confirm their configuration "
+                       "within %d s", n->cluster->connect_timeout_s);
+            return false;
         }
         qemu_cond_timedwait(&n->reply_cond, &n->reply_lock, 100);
     }
     qemu_mutex_unlock(&n->reply_lock);
     if (n->hello_error) {
-        dsmvm_fatal(n, "inconsistent configuration: %s", n->hello_error);
+        error_setg(errp, "inconsistent configuration: %s", n->hello_error);
+        return false;
     }
+    return true;
 }

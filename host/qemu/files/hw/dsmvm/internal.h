@@ -215,10 +215,11 @@ bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply,
  * hello.c: every node checks, when it connects, that its peers run the same
  * configuration (n->fingerprint). dsmvm_hello_install() registers HELLO
  * before the DSM connects; dsmvm_hello_exchange() sends ours and waits for
- * every peer's.
+ * every peer's: false, with errp set, if one differs or a peer is silent for
+ * the connect timeout.
  */
 void dsmvm_hello_install(DsmvmNode *n);
-void dsmvm_hello_exchange(DsmvmNode *n);
+bool dsmvm_hello_exchange(DsmvmNode *n, Error **errp);
 
 /*
  * Ends this node at once: message, statistics with the reason, exit
@@ -262,7 +263,7 @@ uint64_t dsmvm_host_to_gpa(void *host);
  * io-forward.c: on the device node, serves forwarded accesses; elsewhere,
  * lays the catch-all regions that forward them.
  */
-void dsmvm_io_install(DsmvmNode *n);
+bool dsmvm_io_install(DsmvmNode *n, Error **errp);
 void dsmvm_io_bios_area_as_ram(DsmvmNode *n);
 
 /* irq-forward.c */

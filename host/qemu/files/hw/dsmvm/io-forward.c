@@ -11,6 +11,7 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
+#include "qapi/error.h"
 #include "hw/boards.h"
 #include "hw/i386/x86.h"
 #include "hw/pci/pci_host.h"
@@ -141,10 +142,7 @@ void dsmvm_io_bios_area_as_ram(DsmvmNode *n)
     PCIDevice *host =
         PCI_DEVICE(object_resolve_path_type("", TYPE_I440FX_PCI_DEVICE, NULL));
 
-    if (!host) {
-        dsmvm_fatal(n, "the machine has no i440FX host bridge; "
-                    "only -machine pc is supported");
-    }
+    assert(host);   /* dsmvm_io_install() checked */
     for (int i = 0; i < I440FX_PAM_COUNT; i++) {
         pci_host_config_write_common(host, I440FX_PAM_BASE + i,
                                      pci_config_size(host),
@@ -190,14 +188,21 @@ static void dsmvm_io_reply(DsmvmNode *n, int src, const void *msg)
     }
 }
 
-void dsmvm_io_install(DsmvmNode *n)
+bool dsmvm_io_install(DsmvmNode *n, Error **errp)
 {
     if (dsmvm_is_device_node(n)) {
         dsmvm_register_handler(n, DSMVM_MSG_IO_REQ, DSMVM_CTX_MAIN_LOOP,
                                sizeof(DsmvmMsgIoReq), dsmvm_io_serve);
-        return;
+        return true;
+    }
+    /* dsmvm_io_bios_area_as_ram() programs its PAM registers. */
+    if (!object_resolve_path_type("", TYPE_I440FX_PCI_DEVICE, NULL)) {
+        error_setg(errp, "the machine has no i440FX host bridge; "
+                   "only -machine pc is supported");
+        return false;
     }
     dsmvm_register_handler(n, DSMVM_MSG_IO_REPLY, DSMVM_CTX_RECEIVE,
                            sizeof(DsmvmMsgIoReply), dsmvm_io_reply);
     dsmvm_io_install_overlays(n);
+    return true;
 }

@@ -190,9 +190,13 @@ static void dsmvm_vm_state_change(void *opaque, bool running, RunState state)
     }
 }
 
-static void dsmvm_machine_done(Notifier *notifier, void *data)
+/*
+ * Main thread, once the machine exists and before any vCPU runs: checks the
+ * machine against the cluster description, puts guest RAM under the DSM,
+ * connects to every peer and checks that they agree.
+ */
+static bool dsmvm_node_start(DsmvmNode *n, Error **errp)
 {
-    DsmvmNode *n = container_of(notifier, DsmvmNode, machine_done);
     MachineState *ms = MACHINE(qdev_get_machine());
     const DsmvmCluster *c = n->cluster;
     struct dsm_config cfg;
@@ -205,29 +209,35 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     };
     char err[256];
     char homes[64];
-    Error *local_err = NULL;
     CPUState *cpu;
     int local_cpus = 0;
 
     if (kvm_enabled() && kvm_irqchip_in_kernel()) {
-        dsmvm_fatal(n, "under KVM a distributed guest needs the userspace "
-                    "interrupt controller: add kernel-irqchip=off to -machine "
-                    "(or -accel kvm,kernel-irqchip=off)");
+        error_setg(errp, "under KVM a distributed guest needs the userspace "
+                   "interrupt controller: add kernel-irqchip=off to -machine "
+                   "(or -accel kvm,kernel-irqchip=off)");
+        return false;
     }
     if (ms->smp.cpus != (unsigned)c->num_cpus ||
         ms->smp.max_cpus != ms->smp.cpus) {
-        dsmvm_fatal(n, "-smp says %u vCPUs (max %u) but the cluster "
-                    "description assigns %d; they must agree "
-                    "(and CPU hotplug is not supported)",
-                    ms->smp.cpus, ms->smp.max_cpus, c->num_cpus);
+        error_setg(errp, "-smp says %u vCPUs (max %u) but the cluster "
+                   "description assigns %d; they must agree "
+                   "(and CPU hotplug is not supported)",
+                   ms->smp.cpus, ms->smp.max_cpus, c->num_cpus);
+        return false;
+    }
+    if (ms->smp.max_cpus > DSMVM_MAX_CPUS) {
+        error_setg(errp, "%u vCPUs: a distributed guest has at most %d",
+                   ms->smp.max_cpus, DSMVM_MAX_CPUS);
+        return false;
     }
     if (!ms->ram) {
-        dsmvm_fatal(n, "the machine has no RAM to share");
+        error_setg(errp, "the machine has no RAM to share");
+        return false;
     }
     CPU_FOREACH(cpu) {
         bool remote = c->cpu_node[cpu->cpu_index] != (int)n->node_id;
 
-        assert(cpu->cpu_index < DSMVM_MAX_CPUS);
         if (remote) {
             set_bit(cpu->cpu_index, n->remote_cpus);
         }
@@ -247,10 +257,11 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     cfg.read_ahead_pages = c->read_ahead_pages;
     n->dsm = dsm_create(&cfg, &cb, err, sizeof(err));
     if (!n->dsm) {
-        dsmvm_fatal(n, "cannot create the DSM: %s", err);
+        error_setg(errp, "cannot create the DSM: %s", err);
+        return false;
     }
-    if (!dsmvm_ram_register(n, ms, homes, sizeof(homes), &local_err)) {
-        dsmvm_fatal(n, "%s", error_get_pretty(local_err));
+    if (!dsmvm_ram_register(n, ms, homes, sizeof(homes), errp)) {
+        return false;
     }
     /*
      * Before connecting: a peer's HELLO, or a peer that is already running,
@@ -260,7 +271,9 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     dsmvm_hello_install(n);
     dsmvm_register_handler(n, DSMVM_MSG_SHUTDOWN, DSMVM_CTX_RECEIVE,
                            sizeof(DsmvmMsgShutdown), dsmvm_shutdown_receive);
-    dsmvm_io_install(n);
+    if (!dsmvm_io_install(n, errp)) {
+        return false;
+    }
     dsmvm_irq_install(n);
     dsmvm_time_install(n);
     dsmvm_hypercall_install(n);
@@ -270,15 +283,42 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
                 n->node_id, c->num_nodes, c->connect_timeout_s,
                 c->transport == DSMVM_TRANSPORT_SHM ? "shm" : "tcp");
     if (dsm_start(n->dsm, err, sizeof(err)) < 0) {
-        dsmvm_fatal(n, "cannot connect to the cluster: %s", err);
+        error_setg(errp, "cannot connect to the cluster: %s", err);
+        return false;
     }
-    dsmvm_hello_exchange(n);
+    if (!dsmvm_hello_exchange(n, errp)) {
+        return false;
+    }
     info_report("dsmvm node%u: all %d nodes connected; "
                 "this node runs %d of %d vCPUs%s",
                 n->node_id, c->num_nodes, local_cpus, ms->smp.cpus,
                 dsmvm_is_device_node(n) ? " and the devices" : "");
 
     qemu_add_vm_change_state_handler(dsmvm_vm_state_change, n);
+    return true;
+}
+
+static void dsmvm_machine_done(Notifier *notifier, void *data)
+{
+    DsmvmNode *n = container_of(notifier, DsmvmNode, machine_done);
+    Error *err = NULL;
+
+    if (dsmvm_node_start(n, &err)) {
+        return;
+    }
+    /*
+     * A notifier has no errp: one message, in the form of dsmvm_fatal()'s
+     * that the launcher looks for, the statistics with the reason (the exit
+     * notifier writes them) and exit status 1. Marked fatal so that the
+     * exit notifier does not leave the cluster in order: the peers see this
+     * node fail.
+     */
+    pstrcpy(n->exit_reason, sizeof(n->exit_reason), error_get_pretty(err));
+    qatomic_set(&n->fatal, true);
+    error_report("dsmvm node%u: %s; stopping this node", n->node_id,
+                 error_get_pretty(err));
+    error_free(err);
+    exit(1);
 }
 
 static void dsmvm_shutdown_notify(Notifier *notifier, void *data)
