@@ -11,6 +11,7 @@
 #include "qemu/notify.h"
 #include "qom/object.h"
 #include "exec/memory.h"
+#include "qapi/qapi-types-qom.h"
 #include "hw/dsmvm/dsmvm.h"
 #include "cluster.h"
 #include "wire.h"
@@ -283,8 +284,12 @@ void dsmvm_reset_started(DsmvmNode *n);
 void dsmvm_time_install(DsmvmNode *n);
 void dsmvm_time_sync(DsmvmNode *n);
 
-/* stats.c */
-char *dsmvm_stats_json(DsmvmNode *n);
+/*
+ * stats.c: this node's statistics, for the stats property (qom-get) and the
+ * stats file; any thread. The caller frees them (qapi_free_DsmvmStats()).
+ */
+DsmvmStats *dsmvm_stats_get(DsmvmNode *n);
+/* Writes them to the stats-file property's file, if set. */
 void dsmvm_stats_write(DsmvmNode *n);
 
 #endif

@@ -17,6 +17,7 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qapi/qapi-builtin-visit.h"
+#include "qapi/qapi-visit-qom.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/accel.h"
@@ -458,9 +459,12 @@ static void dsmvm_set_watch_gpns(Object *obj, Visitor *v, const char *name,
     qapi_free_uint64List(list);
 }
 
-static char *dsmvm_get_stats(Object *obj, Error **errp)
+static void dsmvm_get_stats(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
 {
-    return dsmvm_stats_json(DSMVM_NODE(obj));
+    g_autoptr(DsmvmStats) stats = dsmvm_stats_get(DSMVM_NODE(obj));
+
+    visit_type_DsmvmStats(v, name, &stats, errp);
 }
 
 static void dsmvm_node_init(Object *obj)
@@ -504,7 +508,9 @@ static void dsmvm_node_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "watch-gpns",
                                           "guest page numbers whose DSM counters the "
                                           "statistics report (a list: watch-gpns=GPN,watch-gpns=GPN)");
-    object_class_property_add_str(oc, "stats", dsmvm_get_stats, NULL);
+    object_class_property_add(oc, "stats", "DsmvmStats", dsmvm_get_stats,
+                              NULL, NULL, NULL);
     object_class_property_set_description(oc, "stats",
-                                          "DSM and forwarding counters (JSON), read with qom-get");
+                                          "DSM and forwarding counters and the hot and watched "
+                                          "pages (DsmvmStats), read with qom-get");
 }
