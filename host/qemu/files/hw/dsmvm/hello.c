@@ -47,11 +47,13 @@ static void hello_receive(DsmvmNode *n, int src, const void *msg)
 
     qemu_mutex_lock(&n->reply_lock);
     if (strcmp(m->fingerprint, n->fingerprint)) {
+        trace_dsmvm_hello_mismatch(src, m->fingerprint);
         if (!n->hello_error) {
             n->hello_error = fingerprint_difference(n, m->fingerprint, src);
         }
     } else {
         n->hellos_ok++;
+        trace_dsmvm_hello_accepted(src, n->hellos_ok);
     }
     qemu_cond_broadcast(&n->reply_cond);
     qemu_mutex_unlock(&n->reply_lock);
@@ -70,6 +72,7 @@ bool dsmvm_hello_exchange(DsmvmNode *n, Error **errp)
                        n->cluster->connect_timeout_s * G_USEC_PER_SEC;
 
     pstrcpy(hello.fingerprint, sizeof(hello.fingerprint), n->fingerprint);
+    trace_dsmvm_hello_send(n->cluster->num_nodes - 1, hello.fingerprint);
     dsmvm_broadcast(n, &hello, sizeof(hello));
     qemu_mutex_lock(&n->reply_lock);
     while (!n->hello_error && n->hellos_ok < n->cluster->num_nodes - 1) {

@@ -47,6 +47,7 @@ void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(n->exit_reason, sizeof(n->exit_reason), fmt, ap);
     va_end(ap);
+    trace_dsmvm_fatal(n->exit_reason);
     qatomic_set(&n->fatal, true);
     error_report("dsmvm node%u: %s; stopping this node", n->node_id,
                  n->exit_reason);
@@ -92,6 +93,7 @@ static void dsmvm_tb_flush(DsmvmNode *n, int src, const void *data)
 {
     const DsmvmTbFlush *f = data;
 
+    trace_dsmvm_tb_flush(f->start, f->len);
     tb_invalidate_phys_range(f->start, f->start + f->len - 1);
 }
 
@@ -128,9 +130,11 @@ static void dsmvm_page_replaced(void *opaque, void *host_addr, size_t len)
      */
     if (cpu_physical_memory_all_dirty(ram_addr, len, DIRTY_MEMORY_CODE)) {
         qatomic_inc(&n->counters.tb_flushes_skipped);
+        trace_dsmvm_tb_flush_skipped(ram_addr, len);
         return;
     }
     qatomic_inc(&n->counters.tb_flushes_queued);
+    trace_dsmvm_tb_flush_queued(ram_addr, len);
     f = (DsmvmTbFlush){ ram_addr, len };
     dsmvm_inbox_push(n, dsmvm_tb_flush, n->node_id, &f, sizeof(f));
 }
@@ -139,6 +143,7 @@ static void dsmvm_peer_failed(void *opaque, int node, const char *reason)
 {
     DsmvmNode *n = opaque;
 
+    trace_dsmvm_peer_failed(node, qatomic_read(&n->shutting_down), reason);
     if (qatomic_read(&n->shutting_down)) {
         /* The guest is powering off and the peer has left first. */
         if (!n->exit_reason[0]) {
@@ -315,6 +320,7 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
      * node fail.
      */
     pstrcpy(n->exit_reason, sizeof(n->exit_reason), error_get_pretty(err));
+    trace_dsmvm_start_failed(n->exit_reason);
     qatomic_set(&n->fatal, true);
     error_report("dsmvm node%u: %s; stopping this node", n->node_id,
                  error_get_pretty(err));

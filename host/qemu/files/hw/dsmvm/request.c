@@ -32,7 +32,8 @@ void dsmvm_request(DsmvmNode *n, int dst, void *req, size_t req_len,
 {
     DsmvmPending p = { 0 };
     bool had_bql = bql_locked();
-    int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_ms * 1000;
+    int64_t start = g_get_monotonic_time();
+    int64_t deadline = start + (int64_t)timeout_ms * 1000;
 
     assert(reply_len <= sizeof(p.reply));
     qemu_mutex_lock(&n->reply_lock);
@@ -44,6 +45,7 @@ void dsmvm_request(DsmvmNode *n, int dst, void *req, size_t req_len,
     if (had_bql) {
         bql_unlock();
     }
+    trace_dsmvm_request_send(dst, p.seq, what);
     dsmvm_send(n, dst, req, req_len);
     qemu_mutex_lock(&n->reply_lock);
     while (!p.done) {
@@ -58,6 +60,7 @@ void dsmvm_request(DsmvmNode *n, int dst, void *req, size_t req_len,
     }
     g_hash_table_remove(n->pending, &p.seq);
     qemu_mutex_unlock(&n->reply_lock);
+    trace_dsmvm_request_done(dst, p.seq, g_get_monotonic_time() - start);
     if (had_bql) {
         bql_lock();
     }
@@ -82,5 +85,6 @@ bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply,
         qemu_cond_broadcast(&n->reply_cond);
     }
     qemu_mutex_unlock(&n->reply_lock);
+    trace_dsmvm_reply_received(seq, len, p != NULL);
     return p != NULL;
 }
