@@ -144,6 +144,13 @@ static void dsmvm_peer_failed(void *opaque, int node, const char *reason)
     DsmvmNode *n = opaque;
 
     trace_dsmvm_peer_failed(node, qatomic_read(&n->shutting_down), reason);
+    if (qatomic_read(&n->fatal)) {
+        /*
+         * This node is already ending (a start-up check failed and the main
+         * thread is exiting): the reason it gave stands.
+         */
+        return;
+    }
     if (qatomic_read(&n->shutting_down)) {
         /* The guest is powering off and the peer has left first. */
         if (!n->exit_reason[0]) {
