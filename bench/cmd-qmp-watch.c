@@ -75,7 +75,6 @@ static int node_counters(const char *dir, int node, double *faults, double *remo
     static char buf[1 << 20];
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct timeval tv = { 5, 0 };
-    char err[128];
     int rc = -1;
 
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/qmp%d.sock", dir, node);
@@ -94,16 +93,13 @@ static int node_counters(const char *dir, int node, double *faults, double *remo
     if (r && qmp_send(fd, "{\"execute\": \"qom-get\", \"arguments\": "
                       "{\"path\": \"/objects/dsmvm\", \"property\": \"stats\"}}\n") == 0) {
         r = qmp_reply(fd, buf, sizeof(buf));
-        const struct json *ret = json_get(r, "return");
-        /* the property is a string holding the node's statistics as JSON */
-        struct json *st = ret && ret->type == JSON_STRING ?
-                          json_parse(ret->string, strlen(ret->string), err, sizeof(err)) : NULL;
-        if (st) {
+        /* the node's statistics as a JSON object (QAPI's DsmvmStats) */
+        const struct json *st = json_get(r, "return");
+        if (st && st->type == JSON_OBJECT) {
             *faults += json_number(st, "read_faults", 0) + json_number(st, "write_faults", 0);
             *remote += json_number(st, "faults_remote", 0);
             rc = 0;
         }
-        json_free(st);
         json_free(r);
     }
     close(fd);

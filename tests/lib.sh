@@ -14,6 +14,29 @@ launch() {
     "$LAUNCH" --quiet --run-dir "$RUN" "$@"
 }
 
+# qmp SOCKET COMMAND [ARGUMENTS-JSON]: runs one QMP command, prints its "return" as JSON.
+qmp() {
+    python3 - "$@" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+json.loads(f.readline())
+def cmd(name, args):
+    f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "error" in r:
+            sys.exit(f"QMP {name}: {r['error']}")
+        if "return" in r:
+            return r["return"]
+cmd("qmp_capabilities", {})
+print(json.dumps(cmd(sys.argv[2], json.loads(sys.argv[3]) if len(sys.argv) > 3 else {})))
+PY
+}
+
 # summary JQ-EXPR: a value from the last launch's summary.
 summary() { jq -r "$1" "$RUN/summary.json"; }
 console() { cat "$RUN/serial0.log"; }

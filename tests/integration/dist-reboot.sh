@@ -9,32 +9,10 @@
 . tests/lib.sh
 mkdir -p build/test-runs
 
-# qmp SOCKET COMMAND [ARGUMENTS-JSON]: runs one QMP command, prints its "return" as JSON.
-qmp() {
-    python3 - "$@" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(30)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-json.loads(f.readline())
-def cmd(name, args):
-    f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-    f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "error" in r:
-            sys.exit(f"QMP {name}: {r['error']}")
-        if "return" in r:
-            return r["return"]
-cmd("qmp_capabilities", {})
-print(json.dumps(cmd(sys.argv[2], json.loads(sys.argv[3]) if len(sys.argv) > 3 else {})))
-PY
-}
 # faults SOCKET: a node's DSM faults so far (read + write).
 faults() {
     qmp "$1" qom-get '{"path": "/objects/dsmvm", "property": "stats"}' |
-        jq -r 'fromjson | .read_faults + .write_faults'
+        jq -r '.read_faults + .write_faults'
 }
 # wait_console TEXT: until the console shows TEXT (up to 240 s).
 wait_console() {

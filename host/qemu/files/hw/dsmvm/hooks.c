@@ -1,40 +1,34 @@
 /*
- * dsmvm: hook state used by target-independent code (system/cpus.c).
+ * dsmvm: the hooks that target-independent code calls (system/cpus.c), and
+ * the two globals through which QEMU's core reaches the node object.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
 #include "qemu/bitmap.h"
 #include "hw/dsmvm/dsmvm.h"
+#include "internal.h"
 #include "../../dsmvm-hypercalls/dsmvm-hypercall.h"
 
-#define DSMVM_MAX_CPUS 1024
-
+/* Both set by the node object's complete(): see internal.h and dsmvm.h. */
+DsmvmNode *dsmvm_node;
 bool dsmvm_active;
-uint32_t dsmvm_guest_features = DSMVM_FEATURES_ALL;
-static DECLARE_BITMAP(remote_cpus, DSMVM_MAX_CPUS);
 
 bool dsmvm_cpu_is_remote(CPUState *cpu)
 {
-    return dsmvm_active && cpu->cpu_index < DSMVM_MAX_CPUS &&
-           test_bit(cpu->cpu_index, remote_cpus);
-}
+    DsmvmNode *n = dsmvm_node;
 
-void dsmvm_set_cpu_remote(int cpu_index, bool remote)
-{
-    assert(cpu_index >= 0 && cpu_index < DSMVM_MAX_CPUS);
-    if (remote) {
-        set_bit(cpu_index, remote_cpus);
-    } else {
-        clear_bit(cpu_index, remote_cpus);
-    }
+    return n && cpu->cpu_index < DSMVM_MAX_CPUS &&
+           test_bit(cpu->cpu_index, n->remote_cpus);
 }
 
 bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
                  uint32_t *edx)
 {
+    DsmvmNode *n = dsmvm_node;
+
     /* No features advertised: the guest sees no dsmvm host at all. */
-    if (!dsmvm_active || !dsmvm_guest_features) {
+    if (!n || !n->guest_features) {
         return false;
     }
     switch (index) {
@@ -45,7 +39,7 @@ bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
         *edx = DSMVM_SIGNATURE_EDX;
         return true;
     case DSMVM_CPUID_FEATURES:
-        *eax = dsmvm_guest_features;
+        *eax = n->guest_features;
         *ebx = DSMVM_DOORBELL_PORT_DEFAULT;
         *ecx = 0;
         *edx = 0;

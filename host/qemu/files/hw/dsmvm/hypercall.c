@@ -20,21 +20,12 @@
 #include "trace.h"
 #include "../../dsmvm-hypercalls/dsmvm-hypercall.h"
 
-#define DSMVM_WU_MAX_AREAS 8
 #define DSMVM_WU_TIMEOUT_MS 5000
-
-typedef struct DsmvmWuArea {
-    uint64_t gpa;
-    uint64_t len;
-} DsmvmWuArea;
-
-static DsmvmWuArea wu_areas[DSMVM_WU_MAX_AREAS];
-static int wu_count;
-static MemoryRegion doorbell;
 
 /* Records the area and marks its pages write-update in this node's DSM. */
 static int64_t wu_register_local(DsmvmNode *n, uint64_t gpa, uint64_t len)
 {
+    DsmvmHypercalls *hc = &n->hc;
     void *host;
 
     if ((gpa | len) & (DSMVM_WU_PAGE_SIZE - 1) || len == 0 || gpa + len < gpa) {
@@ -44,27 +35,27 @@ static int64_t wu_register_local(DsmvmNode *n, uint64_t gpa, uint64_t len)
     if (!host) {
         return -DSMVM_HC_EFAULT;
     }
-    for (int i = 0; i < wu_count; i++) {
+    for (int i = 0; i < hc->wu_count; i++) {
         /*
          * The same area again: a registration that crossed a guest reset
          * (the old kernel's, arriving after this node forgot its areas)
          * must not make the new kernel's fail.
          */
-        if (gpa == wu_areas[i].gpa && len == wu_areas[i].len) {
+        if (gpa == hc->wu_areas[i].gpa && len == hc->wu_areas[i].len) {
             return 0;
         }
-        if (gpa < wu_areas[i].gpa + wu_areas[i].len &&
-            wu_areas[i].gpa < gpa + len) {
+        if (gpa < hc->wu_areas[i].gpa + hc->wu_areas[i].len &&
+            hc->wu_areas[i].gpa < gpa + len) {
             return -DSMVM_HC_EEXIST;
         }
     }
-    if (wu_count == DSMVM_WU_MAX_AREAS) {
+    if (hc->wu_count == DSMVM_WU_MAX_AREAS) {
         return -DSMVM_HC_ENOSPC;
     }
     if (dsm_set_policy(n->dsm, host, len, DSM_POLICY_WRITE_UPDATE) < 0) {
         return -DSMVM_HC_EINVAL;
     }
-    wu_areas[wu_count++] = (DsmvmWuArea){ gpa, len };
+    hc->wu_areas[hc->wu_count++] = (DsmvmWuArea){ gpa, len };
     return 0;
 }
 
@@ -99,11 +90,13 @@ static int64_t hc_wu_register(DsmvmNode *n, uint64_t gpa, uint64_t len)
     return 0;
 }
 
-static bool wu_area_contains(uint64_t gpa, uint64_t len)
+static bool wu_area_contains(DsmvmNode *n, uint64_t gpa, uint64_t len)
 {
-    for (int i = 0; i < wu_count; i++) {
-        if (gpa >= wu_areas[i].gpa &&
-            gpa + len <= wu_areas[i].gpa + wu_areas[i].len) {
+    DsmvmHypercalls *hc = &n->hc;
+
+    for (int i = 0; i < hc->wu_count; i++) {
+        if (gpa >= hc->wu_areas[i].gpa &&
+            gpa + len <= hc->wu_areas[i].gpa + hc->wu_areas[i].len) {
             return true;
         }
     }
@@ -145,7 +138,7 @@ static int64_t hc_wu_write64(DsmvmNode *n, uint64_t gpa, uint64_t value)
     if (gpa & 7) {
         return -DSMVM_HC_EINVAL;
     }
-    if (!wu_area_contains(gpa, 8)) {
+    if (!wu_area_contains(n, gpa, 8)) {
         return -DSMVM_HC_EINVAL;
     }
     wu_write(n, gpa, &value, sizeof(value));
@@ -168,7 +161,7 @@ static int64_t hc_wu_publish(DsmvmNode *n, uint64_t dst, uint64_t src,
         src + len < src) {
         return -DSMVM_HC_EINVAL;
     }
-    if (!wu_area_contains(dst, len)) {
+    if (!wu_area_contains(n, dst, len)) {
         return -DSMVM_HC_EPERM;
     }
     from = dsmvm_gpa_to_host(src, len);
@@ -186,16 +179,16 @@ static int64_t dsmvm_hypercall(DsmvmNode *n, uint32_t nr, uint64_t a0,
 {
     switch (nr) {
     case DSMVM_HC_FEATURES:
-        return dsmvm_guest_features;
+        return n->guest_features;
     case DSMVM_HC_WU_REGISTER:
     case DSMVM_HC_WU_WRITE64:
-        if (!(dsmvm_guest_features & DSMVM_FEATURE_WRITE_UPDATE)) {
+        if (!(n->guest_features & DSMVM_FEATURE_WRITE_UPDATE)) {
             return -DSMVM_HC_EOPNOTSUPP;
         }
         return nr == DSMVM_HC_WU_REGISTER ? hc_wu_register(n, a0, a1)
                                           : hc_wu_write64(n, a0, a1);
     case DSMVM_HC_WU_PUBLISH:
-        if (!(dsmvm_guest_features & DSMVM_FEATURE_WU_PUBLISH)) {
+        if (!(n->guest_features & DSMVM_FEATURE_WU_PUBLISH)) {
             return -DSMVM_HC_EOPNOTSUPP;
         }
         return hc_wu_publish(n, a0, a1, a2);
@@ -237,17 +230,6 @@ static const MemoryRegionOps doorbell_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 4 },
 };
 
-void dsmvm_hypercall_install(DsmvmNode *n)
-{
-    if (!dsmvm_guest_features) {
-        return;
-    }
-    memory_region_init_io(&doorbell, OBJECT(n), &doorbell_ops, n,
-                          "dsmvm-doorbell", 4);
-    memory_region_add_subregion(get_system_io(), DSMVM_DOORBELL_PORT_DEFAULT,
-                                &doorbell);
-}
-
 /*
  * Main loop, vCPUs paused, on every node at each guest reset: the new kernel
  * registers its areas again. The pages go back to plain write-invalidate
@@ -255,23 +237,26 @@ void dsmvm_hypercall_install(DsmvmNode *n)
  */
 void dsmvm_hypercall_reset(DsmvmNode *n)
 {
-    trace_dsmvm_wu_reset(wu_count);
-    for (int i = 0; i < wu_count; i++) {
-        void *host = dsmvm_gpa_to_host(wu_areas[i].gpa, wu_areas[i].len);
+    DsmvmHypercalls *hc = &n->hc;
 
-        if (!host || dsm_set_policy(n->dsm, host, wu_areas[i].len,
+    trace_dsmvm_wu_reset(hc->wu_count);
+    for (int i = 0; i < hc->wu_count; i++) {
+        void *host = dsmvm_gpa_to_host(hc->wu_areas[i].gpa,
+                                       hc->wu_areas[i].len);
+
+        if (!host || dsm_set_policy(n->dsm, host, hc->wu_areas[i].len,
                                     DSM_POLICY_WRITE_INVALIDATE) < 0) {
             dsmvm_fatal(n, "cannot clear write-update area 0x%" PRIx64,
-                        wu_areas[i].gpa);
+                        hc->wu_areas[i].gpa);
         }
     }
-    wu_count = 0;
+    hc->wu_count = 0;
 }
 
 /* Main loop: a peer registers an area; mark it here too and answer. */
-void dsmvm_hypercall_handle(DsmvmNode *n, int src,
-                            const DsmvmMsgWuRegister *req)
+static void wu_register_receive(DsmvmNode *n, int src, const void *msg)
 {
+    const DsmvmMsgWuRegister *req = msg;
     DsmvmMsgWuRegisterAck ack = {
         .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_WU_REGISTER_ACK },
         .seq = req->seq,
@@ -279,4 +264,28 @@ void dsmvm_hypercall_handle(DsmvmNode *n, int src,
     };
 
     dsmvm_send(n, src, &ack, sizeof(ack));
+}
+
+/* Receive thread: a peer's answer to hc_wu_register(). */
+static void wu_register_ack(DsmvmNode *n, int src, const void *msg)
+{
+    if (!dsmvm_complete_request(n, ((const DsmvmMsgWuRegisterAck *)msg)->seq,
+                                msg, sizeof(DsmvmMsgWuRegisterAck))) {
+        dsmvm_fatal(n, "node%d answered a registration nobody made", src);
+    }
+}
+
+void dsmvm_hypercall_install(DsmvmNode *n)
+{
+    dsmvm_register_handler(n, DSMVM_MSG_WU_REGISTER, DSMVM_CTX_MAIN_LOOP,
+                           sizeof(DsmvmMsgWuRegister), wu_register_receive);
+    dsmvm_register_handler(n, DSMVM_MSG_WU_REGISTER_ACK, DSMVM_CTX_RECEIVE,
+                           sizeof(DsmvmMsgWuRegisterAck), wu_register_ack);
+    if (!n->guest_features) {
+        return;
+    }
+    memory_region_init_io(&n->hc.doorbell, OBJECT(n), &doorbell_ops, n,
+                          "dsmvm-doorbell", 4);
+    memory_region_add_subregion(get_system_io(), DSMVM_DOORBELL_PORT_DEFAULT,
+                                &n->hc.doorbell);
 }

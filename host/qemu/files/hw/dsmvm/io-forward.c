@@ -11,6 +11,7 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
+#include "qapi/error.h"
 #include "hw/boards.h"
 #include "hw/i386/x86.h"
 #include "hw/pci/pci_host.h"
@@ -26,14 +27,6 @@
 #define APIC_MMIO_END       0xfef00000ULL
 #define LOW_MMIO_END        0xff000000ULL  /* the BIOS ROM above stays local */
 #define HIGH_MMIO_SPAN      (1ULL << 40)
-
-typedef struct DsmvmOverlay {
-    DsmvmNode *node;
-    uint32_t space;
-    uint64_t base;
-} DsmvmOverlay;
-
-static DsmvmOverlay overlay_info[DSMVM_IO_OVERLAYS];
 
 static uint64_t dsmvm_forward(DsmvmOverlay *o, hwaddr addr, uint64_t data,
                               unsigned size, bool is_write, MemTxResult *res)
@@ -87,25 +80,27 @@ static void add_overlay(DsmvmNode *n, int *count, MemoryRegion *root,
                         uint32_t space, uint64_t start, uint64_t end,
                         const char *name)
 {
-    DsmvmOverlay *o = &overlay_info[*count];
+    DsmvmOverlay *o;
 
     if (end <= start) {
         return;
     }
     assert(*count < DSMVM_IO_OVERLAYS);
-    *o = (DsmvmOverlay){ .node = n, .space = space, .base = start };
-    memory_region_init_io(&n->overlays[*count], OBJECT(n), &dsmvm_overlay_ops,
-                          o, name, end - start);
+    o = &n->overlays[*count];
+    o->node = n;
+    o->space = space;
+    o->base = start;
+    memory_region_init_io(&o->mr, OBJECT(n), &dsmvm_overlay_ops, o, name,
+                          end - start);
     /*
      * Above everything the machine maps there: these addresses belong to the
      * device node.
      */
-    memory_region_add_subregion_overlap(root, start, &n->overlays[*count],
-                                        INT_MAX);
+    memory_region_add_subregion_overlap(root, start, &o->mr, INT_MAX);
     (*count)++;
 }
 
-void dsmvm_io_install_overlays(DsmvmNode *n)
+static void dsmvm_io_install_overlays(DsmvmNode *n)
 {
     X86MachineState *x86ms = X86_MACHINE(qdev_get_machine());
     uint64_t low_ram_end = x86ms->below_4g_mem_size;
@@ -147,10 +142,7 @@ void dsmvm_io_bios_area_as_ram(DsmvmNode *n)
     PCIDevice *host =
         PCI_DEVICE(object_resolve_path_type("", TYPE_I440FX_PCI_DEVICE, NULL));
 
-    if (!host) {
-        dsmvm_fatal(n, "the machine has no i440FX host bridge; "
-                    "only -machine pc is supported");
-    }
+    assert(host);   /* dsmvm_io_install() checked */
     for (int i = 0; i < I440FX_PAM_COUNT; i++) {
         pci_host_config_write_common(host, I440FX_PAM_BASE + i,
                                      pci_config_size(host),
@@ -159,8 +151,9 @@ void dsmvm_io_bios_area_as_ram(DsmvmNode *n)
 }
 
 /* Device node, main loop: carry out another node's access and answer it. */
-void dsmvm_io_serve(DsmvmNode *n, int src, const DsmvmMsgIoReq *req)
+static void dsmvm_io_serve(DsmvmNode *n, int src, const void *msg)
 {
+    const DsmvmMsgIoReq *req = msg;
     AddressSpace *as = req->space == DSMVM_SPACE_IO ? &address_space_io
                                                     : &address_space_memory;
     DsmvmMsgIoReply reply = {
@@ -184,4 +177,32 @@ void dsmvm_io_serve(DsmvmNode *n, int src, const DsmvmMsgIoReq *req)
     trace_dsmvm_io_serve(src, req->space, req->addr, req->size, req->is_write,
                          reply.data);
     dsmvm_send(n, src, &reply, sizeof(reply));
+}
+
+/* Receive thread: the device node's answer to dsmvm_forward(). */
+static void dsmvm_io_reply(DsmvmNode *n, int src, const void *msg)
+{
+    if (!dsmvm_complete_request(n, ((const DsmvmMsgIoReply *)msg)->seq, msg,
+                                sizeof(DsmvmMsgIoReply))) {
+        dsmvm_fatal(n, "node%d answered an I/O request nobody made", src);
+    }
+}
+
+bool dsmvm_io_install(DsmvmNode *n, Error **errp)
+{
+    if (dsmvm_is_device_node(n)) {
+        dsmvm_register_handler(n, DSMVM_MSG_IO_REQ, DSMVM_CTX_MAIN_LOOP,
+                               sizeof(DsmvmMsgIoReq), dsmvm_io_serve);
+        return true;
+    }
+    /* dsmvm_io_bios_area_as_ram() programs its PAM registers. */
+    if (!object_resolve_path_type("", TYPE_I440FX_PCI_DEVICE, NULL)) {
+        error_setg(errp, "the machine has no i440FX host bridge; "
+                   "only -machine pc is supported");
+        return false;
+    }
+    dsmvm_register_handler(n, DSMVM_MSG_IO_REPLY, DSMVM_CTX_RECEIVE,
+                           sizeof(DsmvmMsgIoReply), dsmvm_io_reply);
+    dsmvm_io_install_overlays(n);
+    return true;
 }

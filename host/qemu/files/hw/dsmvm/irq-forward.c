@@ -69,44 +69,52 @@ bool dsmvm_ioapic_eoi_forwarded(int vector)
     return true;
 }
 
-/* Main loop, BQL held. */
-void dsmvm_irq_handle(DsmvmNode *n, int src, unsigned type, const void *msg)
+/* Main loop: an interrupt for a vCPU that this node runs. */
+static void dsmvm_irq_apic(DsmvmNode *n, int src, const void *msg)
 {
-    switch (type) {
-    case DSMVM_MSG_APIC: {
-        const DsmvmMsgApic *m = msg;
+    const DsmvmMsgApic *m = msg;
 
-        trace_dsmvm_apic_deliver(src, m->apic_index, m->delivery_mode,
-                                 m->vector);
-        if (!apic_dsmvm_deliver(m->apic_index, m->delivery_mode, m->vector,
-                                m->trigger_mode)) {
-            dsmvm_fatal(n, "node%d sent an interrupt for APIC %u, "
-                        "whose vCPU does not run here", src, m->apic_index);
-        }
-        n->counters.irqs_received++;
-        break;
+    trace_dsmvm_apic_deliver(src, m->apic_index, m->delivery_mode, m->vector);
+    if (!apic_dsmvm_deliver(m->apic_index, m->delivery_mode, m->vector,
+                            m->trigger_mode)) {
+        dsmvm_fatal(n, "node%d sent an interrupt for APIC %u, "
+                    "whose vCPU does not run here", src, m->apic_index);
     }
-    case DSMVM_MSG_APIC_IDENTITY: {
-        const DsmvmMsgApicIdentity *m = msg;
+    n->counters.irqs_received++;
+}
 
-        if (!apic_dsmvm_set_identity(m->apic_index, m->id, m->log_dest,
-                                     m->dest_mode)) {
-            dsmvm_fatal(n, "node%d updated APIC %u, which does not exist",
-                        src, m->apic_index);
-        }
-        break;
-    }
-    case DSMVM_MSG_EOI: {
-        const DsmvmMsgEoi *m = msg;
+/* Main loop: another node's vCPU changed its APIC's identity. */
+static void dsmvm_irq_apic_identity(DsmvmNode *n, int src, const void *msg)
+{
+    const DsmvmMsgApicIdentity *m = msg;
 
-        if (m->vector > 255) {
-            dsmvm_fatal(n, "node%d sent an EOI for vector %u", src, m->vector);
-        }
-        ioapic_eoi_broadcast(m->vector);
-        break;
+    if (!apic_dsmvm_set_identity(m->apic_index, m->id, m->log_dest,
+                                 m->dest_mode)) {
+        dsmvm_fatal(n, "node%d updated APIC %u, which does not exist",
+                    src, m->apic_index);
     }
-    default:
-        dsmvm_fatal(n, "node%d sent message type %u, "
-                    "which this node does not expect", src, type);
+}
+
+/* Device node, main loop: a level-triggered EOI for the IOAPIC. */
+static void dsmvm_irq_eoi(DsmvmNode *n, int src, const void *msg)
+{
+    const DsmvmMsgEoi *m = msg;
+
+    if (m->vector > 255) {
+        dsmvm_fatal(n, "node%d sent an EOI for vector %u", src, m->vector);
+    }
+    ioapic_eoi_broadcast(m->vector);
+}
+
+void dsmvm_irq_install(DsmvmNode *n)
+{
+    dsmvm_register_handler(n, DSMVM_MSG_APIC, DSMVM_CTX_MAIN_LOOP,
+                           sizeof(DsmvmMsgApic), dsmvm_irq_apic);
+    dsmvm_register_handler(n, DSMVM_MSG_APIC_IDENTITY, DSMVM_CTX_MAIN_LOOP,
+                           sizeof(DsmvmMsgApicIdentity),
+                           dsmvm_irq_apic_identity);
+    if (dsmvm_is_device_node(n)) {
+        dsmvm_register_handler(n, DSMVM_MSG_EOI, DSMVM_CTX_MAIN_LOOP,
+                               sizeof(DsmvmMsgEoi), dsmvm_irq_eoi);
     }
 }

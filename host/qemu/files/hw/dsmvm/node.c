@@ -17,6 +17,7 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qapi/qapi-builtin-visit.h"
+#include "qapi/qapi-visit-qom.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/accel.h"
@@ -36,8 +37,6 @@
 #include "../../dsmvm-hypercalls/dsmvm-hypercall.h"
 #include "trace.h"
 
-DsmvmNode *dsmvm_node;
-
 OBJECT_DEFINE_SIMPLE_TYPE_WITH_INTERFACES(DsmvmNode, dsmvm_node, DSMVM_NODE,
                                           OBJECT, { TYPE_USER_CREATABLE }, { })
 
@@ -48,6 +47,7 @@ void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(n->exit_reason, sizeof(n->exit_reason), fmt, ap);
     va_end(ap);
+    trace_dsmvm_fatal(n->exit_reason);
     qatomic_set(&n->fatal, true);
     error_report("dsmvm node%u: %s; stopping this node", n->node_id,
                  n->exit_reason);
@@ -60,278 +60,41 @@ void dsmvm_fatal(DsmvmNode *n, const char *fmt, ...)
     _exit(1);
 }
 
-void dsmvm_send(DsmvmNode *n, int dst, const void *msg, size_t len)
+/* --- messages that belong to the node's lifecycle ------------------------ */
+
+/* Main loop: a peer saw the guest power off. */
+static void dsmvm_shutdown_main_loop(DsmvmNode *n, int src, const void *msg)
 {
-    if (dsm_send_app(n->dsm, dst, msg, len) < 0 &&
-        !qatomic_read(&n->shutting_down)) {
-        dsmvm_fatal(n, "cannot send to node%d: the connection is gone", dst);
-    }
+    info_report("dsmvm node%u: node%d powered the guest off",
+                n->node_id, src);
+    snprintf(n->exit_reason, sizeof(n->exit_reason),
+             "guest shutdown (from node%d)", src);
+    qemu_system_shutdown_request(SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
 }
 
-void dsmvm_broadcast(DsmvmNode *n, const void *msg, size_t len)
+/*
+ * Receive thread: from now on a peer's departure is the shutdown, not a
+ * failure (the peer may leave before the main loop runs).
+ */
+static void dsmvm_shutdown_receive(DsmvmNode *n, int src, const void *msg)
 {
-    for (int i = 0; i < n->cluster->num_nodes; i++) {
-        if (i != (int)n->node_id) {
-            dsmvm_send(n, i, msg, len);
-        }
-    }
+    qatomic_set(&n->shutting_down, true);
+    dsmvm_inbox_push(n, dsmvm_shutdown_main_loop, src, msg,
+                     sizeof(DsmvmMsgShutdown));
 }
-
-typedef struct DsmvmPending {
-    uint64_t seq;
-    bool done;
-    size_t len;
-    uint8_t reply[64];
-} DsmvmPending;
-
-void dsmvm_request(DsmvmNode *n, int dst, void *req, size_t req_len,
-                   uint64_t *seq_field, void *reply, size_t reply_len,
-                   int timeout_ms, const char *what)
-{
-    DsmvmPending p = { 0 };
-    bool had_bql = bql_locked();
-    int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_ms * 1000;
-
-    assert(reply_len <= sizeof(p.reply));
-    qemu_mutex_lock(&n->reply_lock);
-    p.seq = ++n->next_seq;
-    *seq_field = p.seq;
-    g_hash_table_insert(n->pending, &p.seq, &p);
-    qemu_mutex_unlock(&n->reply_lock);
-
-    if (had_bql) {
-        bql_unlock();
-    }
-    dsmvm_send(n, dst, req, req_len);
-    qemu_mutex_lock(&n->reply_lock);
-    while (!p.done) {
-        int64_t left_ms = (deadline - g_get_monotonic_time()) / 1000;
-        if (left_ms <= 0) {
-            g_hash_table_remove(n->pending, &p.seq);
-            qemu_mutex_unlock(&n->reply_lock);
-            dsmvm_fatal(n, "node%d did not answer %s within %d ms",
-                        dst, what, timeout_ms);
-        }
-        qemu_cond_timedwait(&n->reply_cond, &n->reply_lock, left_ms);
-    }
-    g_hash_table_remove(n->pending, &p.seq);
-    qemu_mutex_unlock(&n->reply_lock);
-    if (had_bql) {
-        bql_lock();
-    }
-    if (p.len != reply_len) {
-        dsmvm_fatal(n, "node%d answered %s with %zu bytes, expected %zu",
-                    dst, what, p.len, reply_len);
-    }
-    memcpy(reply, p.reply, reply_len);
-}
-
-bool dsmvm_complete_request(DsmvmNode *n, uint64_t seq, const void *reply,
-                            size_t len)
-{
-    DsmvmPending *p;
-
-    qemu_mutex_lock(&n->reply_lock);
-    p = g_hash_table_lookup(n->pending, &seq);
-    if (p && len <= sizeof(p->reply)) {
-        memcpy(p->reply, reply, len);
-        p->len = len;
-        p->done = true;
-        qemu_cond_broadcast(&n->reply_cond);
-    }
-    qemu_mutex_unlock(&n->reply_lock);
-    return p != NULL;
-}
-
-/* --- messages from peers ------------------------------------------------ */
-
-typedef struct DsmvmInboxItem {
-    int src;
-    unsigned type;
-    size_t len;
-    uint8_t data[];
-} DsmvmInboxItem;
 
 /* Not a message: translations to drop, queued by dsmvm_page_replaced(). */
-#define DSMVM_INBOX_TB_FLUSH 0x1000
 typedef struct DsmvmTbFlush {
     ram_addr_t start;
     size_t len;
 } DsmvmTbFlush;
 
-static void dsmvm_inbox_push(DsmvmNode *n, DsmvmInboxItem *item)
+static void dsmvm_tb_flush(DsmvmNode *n, int src, const void *data)
 {
-    qemu_mutex_lock(&n->inbox_lock);
-    g_queue_push_tail(&n->inbox, item);
-    qemu_mutex_unlock(&n->inbox_lock);
-    qemu_bh_schedule(n->inbox_bh);
-}
+    const DsmvmTbFlush *f = data;
 
-/* "a=1;b=2" lists: the first key whose values differ, for a clear refusal. */
-static char *fingerprint_difference(const char *mine, const char *theirs,
-                                    int peer)
-{
-    g_auto(GStrv) a = g_strsplit(mine, ";", -1);
-    g_auto(GStrv) b = g_strsplit(theirs, ";", -1);
-
-    for (int i = 0; a[i]; i++) {
-        const char *eq = strchr(a[i], '=');
-        size_t klen = eq ? (size_t)(eq - a[i]) : strlen(a[i]);
-        const char *other = NULL;
-
-        for (int j = 0; b[j]; j++) {
-            if (!strncmp(a[i], b[j], klen) && b[j][klen] == '=') {
-                other = b[j] + klen + 1;
-            }
-        }
-        if (!other || !eq || strcmp(eq + 1, other)) {
-            return g_strdup_printf("node%d has %.*s=%s but node%u has %s", peer,
-                                   (int)klen, a[i], other ? other : "(nothing)",
-                                   dsmvm_node->node_id, a[i]);
-        }
-    }
-    return g_strdup_printf("node%d's configuration differs: %s", peer, theirs);
-}
-
-static void dsmvm_handle_hello(DsmvmNode *n, int src, const DsmvmMsgHello *m)
-{
-    qemu_mutex_lock(&n->reply_lock);
-    if (strcmp(m->fingerprint, n->fingerprint)) {
-        if (!n->hello_error) {
-            n->hello_error = fingerprint_difference(n->fingerprint,
-                                                    m->fingerprint, src);
-        }
-    } else {
-        n->hellos_ok++;
-    }
-    qemu_cond_broadcast(&n->reply_cond);
-    qemu_mutex_unlock(&n->reply_lock);
-}
-
-/*
- * Runs on the DSM's receive thread: must not take the BQL (a vCPU holding it
- * may be waiting for this very thread to resolve a page fault).
- */
-static void dsmvm_app_message(void *opaque, int src, const void *buf,
-                              size_t len)
-{
-    DsmvmNode *n = opaque;
-    const char *why = NULL;
-    unsigned type = dsmvm_msg_check(buf, len, &why);
-    DsmvmInboxItem *item;
-
-    if (!type || src < 0 || src >= n->cluster->num_nodes ||
-        src == (int)n->node_id) {
-        dsmvm_fatal(n, "malformed message from node%d: %s", src,
-                    why ? why : "bad source");
-    }
-    trace_dsmvm_msg_received(src, type, len);
-    switch (type) {
-    case DSMVM_MSG_HELLO:
-        dsmvm_handle_hello(n, src, buf);
-        return;
-    case DSMVM_MSG_IO_REPLY: {
-        DsmvmMsgIoReply r;
-        memcpy(&r, buf, sizeof(r));
-        if (!dsmvm_complete_request(n, r.seq, &r, sizeof(r))) {
-            dsmvm_fatal(n, "node%d answered an I/O request nobody made", src);
-        }
-        return;
-    }
-    case DSMVM_MSG_TIME_REPLY: {
-        DsmvmMsgTime r;
-        memcpy(&r, buf, sizeof(r));
-        if (!dsmvm_complete_request(n, r.seq, &r, sizeof(r))) {
-            dsmvm_fatal(n, "node%d answered a clock request nobody made", src);
-        }
-        return;
-    }
-    case DSMVM_MSG_WU_REGISTER_ACK: {
-        DsmvmMsgWuRegisterAck r;
-        memcpy(&r, buf, sizeof(r));
-        if (!dsmvm_complete_request(n, r.seq, &r, sizeof(r))) {
-            dsmvm_fatal(n, "node%d answered a registration nobody made", src);
-        }
-        return;
-    }
-    case DSMVM_MSG_TIME_REQ: {
-        DsmvmMsgTime r;
-        memcpy(&r, buf, sizeof(r));
-        dsmvm_time_serve(n, src, &r);
-        return;
-    }
-    case DSMVM_MSG_SHUTDOWN:
-        qatomic_set(&n->shutting_down, true);
-        break;
-    case DSMVM_MSG_IO_REQ:
-    case DSMVM_MSG_EOI:
-        if (!dsmvm_is_device_node(n)) {
-            dsmvm_fatal(n, "node%d sent a device request to node%u, "
-                        "which hosts no devices", src, n->node_id);
-        }
-        break;
-    default:
-        break;
-    }
-    item = g_malloc(sizeof(*item) + len);
-    item->src = src;
-    item->type = type;
-    item->len = len;
-    memcpy(item->data, buf, len);
-    dsmvm_inbox_push(n, item);
-}
-
-/* Main loop, BQL held: carry out what needs the machine. */
-static void dsmvm_inbox_bh(void *opaque)
-{
-    DsmvmNode *n = opaque;
-    DsmvmInboxItem *item;
-
-    for (;;) {
-        qemu_mutex_lock(&n->inbox_lock);
-        item = g_queue_pop_head(&n->inbox);
-        qemu_mutex_unlock(&n->inbox_lock);
-        if (!item) {
-            return;
-        }
-        switch (item->type) {
-        case DSMVM_INBOX_TB_FLUSH: {
-            DsmvmTbFlush *f = (DsmvmTbFlush *)item->data;
-            tb_invalidate_phys_range(f->start, f->start + f->len - 1);
-            break;
-        }
-        case DSMVM_MSG_IO_REQ: {
-            DsmvmMsgIoReq req;
-            memcpy(&req, item->data, sizeof(req));
-            dsmvm_io_serve(n, item->src, &req);
-            break;
-        }
-        case DSMVM_MSG_WU_REGISTER: {
-            DsmvmMsgWuRegister req;
-            memcpy(&req, item->data, sizeof(req));
-            dsmvm_hypercall_handle(n, item->src, &req);
-            break;
-        }
-        case DSMVM_MSG_RESET:
-        case DSMVM_MSG_RESET_DONE: {
-            DsmvmMsgReset m;
-            memcpy(&m, item->data, sizeof(m));
-            dsmvm_reset_handle(n, item->src, item->type, &m);
-            break;
-        }
-        case DSMVM_MSG_SHUTDOWN:
-            info_report("dsmvm node%u: node%d powered the guest off",
-                        n->node_id, item->src);
-            snprintf(n->exit_reason, sizeof(n->exit_reason),
-                     "guest shutdown (from node%d)", item->src);
-            qemu_system_shutdown_request(SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
-            break;
-        default:
-            dsmvm_irq_handle(n, item->src, item->type, item->data);
-            break;
-        }
-        g_free(item);
-    }
+    trace_dsmvm_tb_flush(f->start, f->len);
+    tb_invalidate_phys_range(f->start, f->start + f->len - 1);
 }
 
 /* --- host/dsm callbacks ------------------------------------------------- */
@@ -346,7 +109,7 @@ static void dsmvm_inbox_bh(void *opaque)
 static void dsmvm_page_replaced(void *opaque, void *host_addr, size_t len)
 {
     DsmvmNode *n = opaque;
-    DsmvmInboxItem *item;
+    DsmvmTbFlush f;
     ram_addr_t ram_addr;
 
     if (!tcg_enabled()) {
@@ -367,21 +130,27 @@ static void dsmvm_page_replaced(void *opaque, void *host_addr, size_t len)
      */
     if (cpu_physical_memory_all_dirty(ram_addr, len, DIRTY_MEMORY_CODE)) {
         qatomic_inc(&n->counters.tb_flushes_skipped);
+        trace_dsmvm_tb_flush_skipped(ram_addr, len);
         return;
     }
     qatomic_inc(&n->counters.tb_flushes_queued);
-    item = g_malloc(sizeof(*item) + sizeof(DsmvmTbFlush));
-    item->src = n->node_id;
-    item->type = DSMVM_INBOX_TB_FLUSH;
-    item->len = sizeof(DsmvmTbFlush);
-    *(DsmvmTbFlush *)item->data = (DsmvmTbFlush){ ram_addr, len };
-    dsmvm_inbox_push(n, item);
+    trace_dsmvm_tb_flush_queued(ram_addr, len);
+    f = (DsmvmTbFlush){ ram_addr, len };
+    dsmvm_inbox_push(n, dsmvm_tb_flush, n->node_id, &f, sizeof(f));
 }
 
 static void dsmvm_peer_failed(void *opaque, int node, const char *reason)
 {
     DsmvmNode *n = opaque;
 
+    trace_dsmvm_peer_failed(node, qatomic_read(&n->shutting_down), reason);
+    if (qatomic_read(&n->fatal)) {
+        /*
+         * This node is already ending (a start-up check failed and the main
+         * thread is exiting): the reason it gave stands.
+         */
+        return;
+    }
     if (qatomic_read(&n->shutting_down)) {
         /* The guest is powering off and the peer has left first. */
         if (!n->exit_reason[0]) {
@@ -417,30 +186,7 @@ static void dsmvm_make_fingerprint(DsmvmNode *n, MachineState *ms,
              n->cluster->digest, object_get_typename(OBJECT(ms)),
              current_accel_name(), ms->smp.cpus, ms->smp.max_cpus,
              (uint64_t)ms->ram_size, n->cluster->num_nodes,
-             dsmvm_guest_features, homes);
-}
-
-static void dsmvm_exchange_hellos(DsmvmNode *n)
-{
-    DsmvmMsgHello hello = { .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_HELLO } };
-    int64_t deadline = g_get_monotonic_time() +
-                       n->cluster->connect_timeout_s * G_USEC_PER_SEC;
-
-    pstrcpy(hello.fingerprint, sizeof(hello.fingerprint), n->fingerprint);
-    dsmvm_broadcast(n, &hello, sizeof(hello));
-    qemu_mutex_lock(&n->reply_lock);
-    while (!n->hello_error && n->hellos_ok < n->cluster->num_nodes - 1) {
-        if (g_get_monotonic_time() > deadline) {
-            qemu_mutex_unlock(&n->reply_lock);
-            dsmvm_fatal(n, "peers did not confirm their configuration "
-                        "within %d s", n->cluster->connect_timeout_s);
-        }
-        qemu_cond_timedwait(&n->reply_cond, &n->reply_lock, 100);
-    }
-    qemu_mutex_unlock(&n->reply_lock);
-    if (n->hello_error) {
-        dsmvm_fatal(n, "inconsistent configuration: %s", n->hello_error);
-    }
+             n->guest_features, homes);
 }
 
 static void dsmvm_vm_state_change(void *opaque, bool running, RunState state)
@@ -457,9 +203,13 @@ static void dsmvm_vm_state_change(void *opaque, bool running, RunState state)
     }
 }
 
-static void dsmvm_machine_done(Notifier *notifier, void *data)
+/*
+ * Main thread, once the machine exists and before any vCPU runs: checks the
+ * machine against the cluster description, puts guest RAM under the DSM,
+ * connects to every peer and checks that they agree.
+ */
+static bool dsmvm_node_start(DsmvmNode *n, Error **errp)
 {
-    DsmvmNode *n = container_of(notifier, DsmvmNode, machine_done);
     MachineState *ms = MACHINE(qdev_get_machine());
     const DsmvmCluster *c = n->cluster;
     struct dsm_config cfg;
@@ -472,29 +222,38 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     };
     char err[256];
     char homes[64];
-    Error *local_err = NULL;
     CPUState *cpu;
     int local_cpus = 0;
 
     if (kvm_enabled() && kvm_irqchip_in_kernel()) {
-        dsmvm_fatal(n, "under KVM a distributed guest needs the userspace "
-                    "interrupt controller: add kernel-irqchip=off to -machine "
-                    "(or -accel kvm,kernel-irqchip=off)");
+        error_setg(errp, "under KVM a distributed guest needs the userspace "
+                   "interrupt controller: add kernel-irqchip=off to -machine "
+                   "(or -accel kvm,kernel-irqchip=off)");
+        return false;
     }
     if (ms->smp.cpus != (unsigned)c->num_cpus ||
         ms->smp.max_cpus != ms->smp.cpus) {
-        dsmvm_fatal(n, "-smp says %u vCPUs (max %u) but the cluster "
-                    "description assigns %d; they must agree "
-                    "(and CPU hotplug is not supported)",
-                    ms->smp.cpus, ms->smp.max_cpus, c->num_cpus);
+        error_setg(errp, "-smp says %u vCPUs (max %u) but the cluster "
+                   "description assigns %d; they must agree "
+                   "(and CPU hotplug is not supported)",
+                   ms->smp.cpus, ms->smp.max_cpus, c->num_cpus);
+        return false;
+    }
+    if (ms->smp.max_cpus > DSMVM_MAX_CPUS) {
+        error_setg(errp, "%u vCPUs: a distributed guest has at most %d",
+                   ms->smp.max_cpus, DSMVM_MAX_CPUS);
+        return false;
     }
     if (!ms->ram) {
-        dsmvm_fatal(n, "the machine has no RAM to share");
+        error_setg(errp, "the machine has no RAM to share");
+        return false;
     }
     CPU_FOREACH(cpu) {
         bool remote = c->cpu_node[cpu->cpu_index] != (int)n->node_id;
 
-        dsmvm_set_cpu_remote(cpu->cpu_index, remote);
+        if (remote) {
+            set_bit(cpu->cpu_index, n->remote_cpus);
+        }
         local_cpus += !remote;
     }
 
@@ -511,32 +270,69 @@ static void dsmvm_machine_done(Notifier *notifier, void *data)
     cfg.read_ahead_pages = c->read_ahead_pages;
     n->dsm = dsm_create(&cfg, &cb, err, sizeof(err));
     if (!n->dsm) {
-        dsmvm_fatal(n, "cannot create the DSM: %s", err);
+        error_setg(errp, "cannot create the DSM: %s", err);
+        return false;
     }
-    if (!dsmvm_ram_register(n, ms, homes, sizeof(homes), &local_err)) {
-        dsmvm_fatal(n, "%s", error_get_pretty(local_err));
+    if (!dsmvm_ram_register(n, ms, homes, sizeof(homes), errp)) {
+        return false;
     }
-    /* Before connecting: a peer's HELLO may arrive as soon as we are. */
+    /*
+     * Before connecting: a peer's HELLO, or a peer that is already running,
+     * may send as soon as we are connected.
+     */
     dsmvm_make_fingerprint(n, ms, homes);
+    dsmvm_hello_install(n);
+    dsmvm_register_handler(n, DSMVM_MSG_SHUTDOWN, DSMVM_CTX_RECEIVE,
+                           sizeof(DsmvmMsgShutdown), dsmvm_shutdown_receive);
+    if (!dsmvm_io_install(n, errp)) {
+        return false;
+    }
+    dsmvm_irq_install(n);
+    dsmvm_time_install(n);
+    dsmvm_hypercall_install(n);
+    dsmvm_reset_install(n);
     info_report("dsmvm node%u of %d: waiting up to %d s for the peers "
                 "(%s transport)",
                 n->node_id, c->num_nodes, c->connect_timeout_s,
                 c->transport == DSMVM_TRANSPORT_SHM ? "shm" : "tcp");
     if (dsm_start(n->dsm, err, sizeof(err)) < 0) {
-        dsmvm_fatal(n, "cannot connect to the cluster: %s", err);
+        error_setg(errp, "cannot connect to the cluster: %s", err);
+        return false;
     }
-    dsmvm_exchange_hellos(n);
+    if (!dsmvm_hello_exchange(n, errp)) {
+        return false;
+    }
     info_report("dsmvm node%u: all %d nodes connected; "
                 "this node runs %d of %d vCPUs%s",
                 n->node_id, c->num_nodes, local_cpus, ms->smp.cpus,
                 dsmvm_is_device_node(n) ? " and the devices" : "");
 
-    dsmvm_hypercall_install(n);
-    dsmvm_reset_install(n);
-    if (!dsmvm_is_device_node(n)) {
-        dsmvm_io_install_overlays(n);
-    }
     qemu_add_vm_change_state_handler(dsmvm_vm_state_change, n);
+    return true;
+}
+
+static void dsmvm_machine_done(Notifier *notifier, void *data)
+{
+    DsmvmNode *n = container_of(notifier, DsmvmNode, machine_done);
+    Error *err = NULL;
+
+    if (dsmvm_node_start(n, &err)) {
+        return;
+    }
+    /*
+     * A notifier has no errp: one message, in the form of dsmvm_fatal()'s
+     * that the launcher looks for, the statistics with the reason (the exit
+     * notifier writes them) and exit status 1. Marked fatal so that the
+     * exit notifier does not leave the cluster in order: the peers see this
+     * node fail.
+     */
+    pstrcpy(n->exit_reason, sizeof(n->exit_reason), error_get_pretty(err));
+    trace_dsmvm_start_failed(n->exit_reason);
+    qatomic_set(&n->fatal, true);
+    error_report("dsmvm node%u: %s; stopping this node", n->node_id,
+                 error_get_pretty(err));
+    error_free(err);
+    exit(1);
 }
 
 static void dsmvm_shutdown_notify(Notifier *notifier, void *data)
@@ -582,11 +378,11 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
         return;
     }
     /* Each feature needs the ones below it: 0, 1, 3 or 7. */
-    if (dsmvm_guest_features & (dsmvm_guest_features + 1) ||
-        dsmvm_guest_features > DSMVM_FEATURES_ALL) {
+    if (n->guest_features & (n->guest_features + 1) ||
+        n->guest_features > DSMVM_FEATURES_ALL) {
         error_setg(errp, TYPE_DSMVM_NODE
                    ": guest-features must be 0, 1, 3 or 7, not %u",
-                   dsmvm_guest_features);
+                   n->guest_features);
         return;
     }
     n->cluster = dsmvm_cluster_load(n->cluster_path, errp);
@@ -599,16 +395,8 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
                    n->node_id, n->cluster_path, n->cluster->num_nodes - 1);
         return;
     }
-    qemu_mutex_init(&n->inbox_lock);
-    qemu_mutex_init(&n->reply_lock);
-    qemu_cond_init(&n->reply_cond);
-    g_queue_init(&n->inbox);
-    n->pending = g_hash_table_new(g_int64_hash, g_int64_equal);
-    /*
-     * Not a device's BH: it touches no device state, so there is no
-     * MemReentrancyGuard to pass (NULL is what qemu_bh_new() passes).
-     */
-    n->inbox_bh = qemu_bh_new_guarded(dsmvm_inbox_bh, n, NULL);
+    dsmvm_dispatch_init(n);
+    dsmvm_request_init(n);
     n->machine_done.notify = dsmvm_machine_done;
     qemu_add_machine_init_done_notifier(&n->machine_done);
     n->shutdown.notify = dsmvm_shutdown_notify;
@@ -684,9 +472,12 @@ static void dsmvm_set_watch_gpns(Object *obj, Visitor *v, const char *name,
     qapi_free_uint64List(list);
 }
 
-static char *dsmvm_get_stats(Object *obj, Error **errp)
+static void dsmvm_get_stats(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
 {
-    return dsmvm_stats_json(DSMVM_NODE(obj));
+    g_autoptr(DsmvmStats) stats = dsmvm_stats_get(DSMVM_NODE(obj));
+
+    visit_type_DsmvmStats(v, name, &stats, errp);
 }
 
 static void dsmvm_node_init(Object *obj)
@@ -697,7 +488,8 @@ static void dsmvm_node_init(Object *obj)
                                    OBJ_PROP_FLAG_READWRITE);
     object_property_set_description(obj, "node",
                                     "this node's id in the cluster");
-    object_property_add_uint32_ptr(obj, "guest-features", &dsmvm_guest_features,
+    n->guest_features = DSMVM_FEATURES_ALL;
+    object_property_add_uint32_ptr(obj, "guest-features", &n->guest_features,
                                    OBJ_PROP_FLAG_READWRITE);
     object_property_set_description(obj, "guest-features",
                                     "hypercall features offered to the guest (bit 0 doorbell, "
@@ -729,7 +521,9 @@ static void dsmvm_node_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "watch-gpns",
                                           "guest page numbers whose DSM counters the "
                                           "statistics report (a list: watch-gpns=GPN,watch-gpns=GPN)");
-    object_class_property_add_str(oc, "stats", dsmvm_get_stats, NULL);
+    object_class_property_add(oc, "stats", "DsmvmStats", dsmvm_get_stats,
+                              NULL, NULL, NULL);
     object_class_property_set_description(oc, "stats",
-                                          "DSM and forwarding counters (JSON), read with qom-get");
+                                          "DSM and forwarding counters and the hot and watched "
+                                          "pages (DsmvmStats), read with qom-get");
 }

@@ -188,9 +188,12 @@ static void reset_timeout(void *opaque)
                 n->reset.round, DSMVM_RESET_TIMEOUT_MS, n->reset.waiting);
 }
 
-void dsmvm_reset_handle(DsmvmNode *n, int src, unsigned type,
-                        const DsmvmMsgReset *m)
+/* Main loop: a peer's RESET or RESET_DONE. */
+static void reset_receive(DsmvmNode *n, int src, const void *msg)
 {
+    const DsmvmMsgReset *m = msg;
+    unsigned type = m->h.type;
+
     trace_dsmvm_reset_received(src, type, m->round);
     if (type == DSMVM_MSG_RESET) {
         if (!n->reset.ack_pending) {
@@ -228,7 +231,11 @@ void dsmvm_reset_install(DsmvmNode *n)
     assert(n->cluster->num_nodes <= 64);
     n->reset.ack_round = g_new0(uint32_t, n->cluster->num_nodes);
     n->reset.timer = timer_new_ms(QEMU_CLOCK_REALTIME, reset_timeout, n);
-    /* Not a device's BH either: see the inbox's in node.c. */
+    /* Not a device's BH either: see the inbox's in dispatch.c. */
     n->reset.post_bh = qemu_bh_new_guarded(reset_post_bh, n, NULL);
     qemu_register_reset(reset_handler, n);
+    dsmvm_register_handler(n, DSMVM_MSG_RESET, DSMVM_CTX_MAIN_LOOP,
+                           sizeof(DsmvmMsgReset), reset_receive);
+    dsmvm_register_handler(n, DSMVM_MSG_RESET_DONE, DSMVM_CTX_MAIN_LOOP,
+                           sizeof(DsmvmMsgReset), reset_receive);
 }

@@ -20,8 +20,13 @@
 #define TIME_SAMPLES    8
 #define TIME_TIMEOUT_MS 5000
 
-void dsmvm_time_serve(DsmvmNode *n, int src, const DsmvmMsgTime *req)
+/*
+ * Device node, receive thread: a clock sample, taken without the BQL (the
+ * clocks are read under their own locks).
+ */
+static void dsmvm_time_serve(DsmvmNode *n, int src, const void *msg)
 {
+    const DsmvmMsgTime *req = msg;
     DsmvmMsgTime reply = {
         .h = { DSMVM_WIRE_MAGIC, DSMVM_MSG_TIME_REPLY },
         .seq = req->seq,
@@ -30,6 +35,26 @@ void dsmvm_time_serve(DsmvmNode *n, int src, const DsmvmMsgTime *req)
     };
 
     dsmvm_send(n, src, &reply, sizeof(reply));
+}
+
+/* Receive thread: the device node's answer to a clock sample request. */
+static void dsmvm_time_reply(DsmvmNode *n, int src, const void *msg)
+{
+    if (!dsmvm_complete_request(n, ((const DsmvmMsgTime *)msg)->seq, msg,
+                                sizeof(DsmvmMsgTime))) {
+        dsmvm_fatal(n, "node%d answered a clock request nobody made", src);
+    }
+}
+
+void dsmvm_time_install(DsmvmNode *n)
+{
+    if (dsmvm_is_device_node(n)) {
+        dsmvm_register_handler(n, DSMVM_MSG_TIME_REQ, DSMVM_CTX_RECEIVE,
+                               sizeof(DsmvmMsgTime), dsmvm_time_serve);
+    } else {
+        dsmvm_register_handler(n, DSMVM_MSG_TIME_REPLY, DSMVM_CTX_RECEIVE,
+                               sizeof(DsmvmMsgTime), dsmvm_time_reply);
+    }
 }
 
 void dsmvm_time_sync(DsmvmNode *n)

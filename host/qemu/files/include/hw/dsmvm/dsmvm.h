@@ -15,7 +15,8 @@
 
 /*
  * True once a dsmvm-node object exists: this process is one node of a
- * cluster.
+ * cluster. A global, like the node object itself (hw/dsmvm/internal.h),
+ * because the hooks in QEMU's core that test it have no path to the object.
  */
 extern bool dsmvm_active;
 
@@ -24,7 +25,6 @@ extern bool dsmvm_active;
  * destinations) but never executes.
  */
 bool dsmvm_cpu_is_remote(CPUState *cpu);
-void dsmvm_set_cpu_remote(int cpu_index, bool remote);
 
 /*
  * APIC (hw/intc/apic.c). Deliveries to an APIC whose vCPU runs elsewhere are
@@ -49,16 +49,16 @@ bool apic_dsmvm_set_identity(int apic_index, uint8_t id, uint8_t log_dest,
                              uint8_t dest_mode);
 
 /*
- * CPUID leaves of the hypercall ABI (hypercalls/ABI.md), for TCG's
- * cpu_x86_cpuid() and KVM's CPUID table. False for any other leaf, or when
- * this QEMU is not a dsmvm node (the guest then sees no dsmvm host).
- */
-/*
  * Feature bits offered to the guest (hypercalls/ABI.md); 0 hides the host.
  * All of them: doorbell, write-update, write-update publish.
  */
 #define DSMVM_FEATURES_ALL 7u
-extern uint32_t dsmvm_guest_features;
+/*
+ * CPUID leaves of the hypercall ABI (hypercalls/ABI.md), for TCG's
+ * cpu_x86_cpuid() and KVM's CPUID table. False for any other leaf, or when
+ * this QEMU is not a dsmvm node or offers the guest no feature (the guest
+ * then sees no dsmvm host).
+ */
 bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
                  uint32_t *edx);
 #define DSMVM_CPUID_FIRST_LEAF 0x40000100u
