@@ -128,8 +128,8 @@ static void wu_write(DsmvmNode *n, uint64_t gpa, const void *data, uint64_t len)
             dsmvm_fatal(n, "node%d failed: a write-update of 0x%" PRIx64
                         " could not reach it", ctz64(failed), gpa);
         }
-        dsmvm_fatal(n, "write-update of 0x%" PRIx64 " did not reach every node",
-                    gpa);
+        dsmvm_fatal(n, "write-update of 0x%" PRIx64 " did not reach every "
+                    "node: %s", gpa, strerror(-r));
     }
 }
 

@@ -69,10 +69,11 @@ bool dsmvm_ram_register(DsmvmNode *n, MachineState *ms, char *homes,
     homes[0] = '\0';
     for (int i = 0; i < count; i++) {
         int home = piece_home(n, ms, &pieces[i]);
+        int r = dsm_add_region_home(n->dsm, pieces[i].host, pieces[i].size,
+                                    home);
 
-        if (dsm_add_region_home(n->dsm, pieces[i].host, pieces[i].size,
-                                home) < 0) {
-            error_setg_errno(errp, errno, "cannot put guest RAM [0x%" PRIx64
+        if (r < 0) {
+            error_setg_errno(errp, -r, "cannot put guest RAM [0x%" PRIx64
                              ", +%" PRIu64 ") under the DSM",
                              pieces[i].offset, pieces[i].size);
             return false;
