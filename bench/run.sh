@@ -46,6 +46,12 @@ load_bench() {
     # shellcheck disable=SC1090
     . "$1"
     if [ "$quick_mode" = 1 ] && [ -n "$quick_args" ]; then args=$quick_args; fi
+    # A config's name also names its probe_NAME variable.
+    local c
+    for c in "${configs[@]}"; do
+        [[ $(config_field "$c" 1) =~ ^[A-Za-z0-9_]+$ ]] ||
+            die "$1: config name '$(config_field "$c" 1)': letters, digits and _ only"
+    done
 }
 
 bench_name() { local n; n=$(basename "$1" .sh); echo "${n#[0-9][0-9]-}"; }
