@@ -28,8 +28,9 @@ case "$upstream" in
     *) die "trixie's QEMU source is $version, not from the upstream 10.0 series this project is built on" ;;
 esac
 
-hash=$(hash_inputs "$0" "$ROOT/scripts/lib.sh" "$ROOT/host/qemu" "$ROOT/host/dsm" \
-    "$ROOT/hypercalls" <(echo "$version"))
+# Only what goes into the binary: the DSM's tests, tools and fuzzers do not.
+hash=$(hash_inputs "$0" "$ROOT/scripts/lib.sh" "$ROOT/host/qemu/files" "$ROOT/host/qemu/patches" \
+    "$ROOT/host/dsm/include" "$ROOT"/host/dsm/*.[ch] "$ROOT/hypercalls" <(echo "$version"))
 cached=$CACHE/qemu/$hash
 if [ -x "$cached/qemu-system-x86_64" ]; then
     if ! cmp -s "$cached/qemu-system-x86_64" "$OUT/qemu-system-x86_64"; then

@@ -68,7 +68,12 @@ static int connect_node(void)
         if (connect(fd, g_ai->ai_addr, g_ai->ai_addrlen) == 0) {
             return fd;
         }
+        int saved = errno;
         close(fd);
+        errno = saved;
+        if (g_until) {
+            break;
+        }
         usleep(20000);
     }
     return -1;
@@ -190,7 +195,9 @@ static int bad_hello(int fd, const struct dsm_hello *theirs, int variant)
 static int one_connection(int i)
 {
     int fd = connect_node(), rc = 0;
-    if (fd < 0 && g_until && errno == ECONNREFUSED) {
+    /* A flood ends when the node closes its listener: refused, or reset when
+     * the close caught this connection half-way through its handshake. */
+    if (fd < 0 && g_until && (errno == ECONNREFUSED || errno == ECONNRESET)) {
         atomic_store(&g_listener_gone, 1);
         return 0;
     }
