@@ -702,7 +702,16 @@ static int test_homes(void)
                 }
             }
         }
-        dsm_get_stats(g_dsm, &s1);
+        /* The receive thread counts a page sent ahead just after installing
+         * it: give the last one's count 2 s to land. */
+        for (int t = 0; t < 20000; t++) {
+            dsm_get_stats(g_dsm, &s1);
+            if (s1.read_faults - s0.read_faults + s1.read_ahead_received -
+                s0.read_ahead_received >= npages) {
+                break;
+            }
+            usleep(100);
+        }
         uint64_t faults = s1.read_faults - s0.read_faults;
         uint64_t ahead = s1.read_ahead_received - s0.read_ahead_received;
         fprintf(stderr, "node 1: %llu read faults, %llu pages read ahead\n",
