@@ -62,6 +62,7 @@ struct prof_page {
 struct prof_node_totals {
     uint64_t faults, reads, writes, remote, local, unresolved, invals, received, sent, wu;
     uint64_t samples, code_known;
+    uint64_t transfer_events;   /* page_sent/page_received/write_update samples seen */
 };
 
 /* Kernel symbols from System.map (no KASLR: va = pa + KERNEL_MAP_BASE in the image). */

@@ -107,6 +107,33 @@ awk 'length > 100 { print "line " NR " has " length " columns"; bad = 1 } END { 
     "$T/tcg.txt" || fail "text report wider than 100 columns"
 grep -q "tick_do_update_jiffies64+0x10" "$T/tcg.txt" || fail "text table 2 lacks the code symbol"
 
+# --- Recorded without call chains (the sample line carries "ADDR ADDR_SYM IP SYM") and
+# without the per-transfer probes: code from the inline IP, transfers from statsN.json.
+mkrun "$T/flat" tcg
+{
+    printf '1000/11 10.000000100:           page-faults:     7f8002000000 [unknown] 7f0000001000 guest-0xffffffff81100010\n'
+    sdt 12 10.000000200 fault_start "arg1=0 arg2=33554432 arg3=1 arg4=11 arg5=1"
+    sdt 13 10.000000300 fault_end "arg1=0 arg2=33554432 arg3=1 arg4=50000 arg5=1 arg6=1"
+    printf '1000/11 10.000000400:           page-faults:     7f8002000008 jiffies_x 55d000002000 address_space_rw\n'
+    sdt 12 10.000000500 fault_start "arg1=0 arg2=33554440 arg3=0 arg4=11 arg5=1"
+    sdt 13 10.000000600 fault_end "arg1=0 arg2=33554432 arg3=0 arg4=50000 arg5=1 arg6=1"
+    echo "# dsmvm-prof end"
+} > "$T/flat/profile/node0.script"
+{
+    printf '1000/21 10.000001000:           page-faults:     7f9002001000 [unknown]\n'
+    sdt 22 10.000001100 fault_start "arg1=0 arg2=33558528 arg3=0 arg4=21 arg5=1"
+    sdt 23 10.000001200 fault_end "arg1=0 arg2=33558528 arg3=0 arg4=50000 arg5=1 arg6=0"
+    echo "# dsmvm-prof end"
+} > "$T/flat/profile/node1.script"
+echo '{"node": 0, "pages_sent": 5, "pages_received": 7, "wu_updates": 3}' > "$T/flat/stats0.json"
+"$PROF" report "$T/flat" --quiet --json --no-html > "$T/flat.json"
+jq -e '.summary.total_faults == 3 and .nodes[0].pages_received == 7 and
+       .nodes[0].pages_sent == 5 and .nodes[1].pages_received == 0' "$T/flat.json" > /dev/null ||
+    fail "totals from statsN.json: $(jq -c .nodes "$T/flat.json")"
+jq -e '([.pages[].accesses[] | select(.code_symbol == "tick_do_update_jiffies64+0x10")] | length == 1)
+       and ([.pages[].accesses[] | select(.code_symbol == "qemu:address_space_rw")] | length == 1)' \
+    "$T/flat.json" > /dev/null || fail "code without call chains: $(jq -c '[.pages[].accesses[]]' "$T/flat.json")"
+
 # --- KVM: kvm:kvm_page_fault (guest RIP, full GPA, write bit) on the vCPU thread.
 mkrun "$T/kvm" kvm
 {
