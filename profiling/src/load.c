@@ -233,6 +233,52 @@ static void totals_from_stats(struct prof *p, const char *run_dir, int node,
     free(json);
 }
 
+/* Keeps the faults and invalidations from FROM to TO seconds after each node's first fault
+ * (each node's own clock: the nodes of a cluster do not share one). */
+static void apply_window(struct prof *p, const struct prof_opts *o)
+{
+    uint64_t first[PROF_MAX_NODES];
+    for (int i = 0; i < PROF_MAX_NODES; i++) {
+        first[i] = UINT64_MAX;
+    }
+    for (size_t i = 0; i < p->nfaults; i++) {
+        const struct prof_fault *f = &p->faults[i];
+        if (!f->inval && f->t_ns < first[f->node]) {
+            first[f->node] = f->t_ns;
+        }
+    }
+    for (int i = 0; i < p->nodes; i++) {
+        p->node[i].invals = 0;
+    }
+    size_t kept = 0, kept_faults = 0;
+    for (size_t i = 0; i < p->nfaults; i++) {
+        const struct prof_fault *f = &p->faults[i];
+        if (first[f->node] == UINT64_MAX || f->t_ns < first[f->node]) {
+            continue;
+        }
+        double t = (double)(f->t_ns - first[f->node]) / 1e9;
+        if (t < o->window_from || (o->window_to >= 0 && t >= o->window_to)) {
+            continue;
+        }
+        if (f->inval) {
+            p->node[f->node].invals++;
+        } else {
+            kept_faults++;
+        }
+        p->faults[kept++] = *f;
+    }
+    p->nfaults = kept;
+    p->windowed = 1;
+    if (kept_faults == 0) {
+        char to[32] = "";
+        if (o->window_to >= 0) {
+            snprintf(to, sizeof(to), "%g", o->window_to);
+        }
+        prof_die("no fault in --window %g:%s (seconds after each node's first fault)",
+                 o->window_from, to);
+    }
+}
+
 void prof_load(struct prof *p, const char *run_dir, const struct prof_opts *o)
 {
     char path[4400], err[600], val[128];
@@ -333,6 +379,9 @@ void prof_load(struct prof *p, const char *run_dir, const struct prof_opts *o)
             prof_die("%s holds no DSM fault events (sdt_dsm:fault_start): was QEMU built with "
                      "the probes and recorded with them?", script);
         }
+    }
+    if (o->window) {
+        apply_window(p, o);
     }
     prof_build(p);
 }

@@ -100,6 +100,7 @@ struct prof {
     size_t code_tcap;
     struct kmap kmap;
     int have_kmap;
+    int windowed;               /* --window: transfer totals still cover the whole run */
 };
 
 /* Options shared by report and compare. */
@@ -111,6 +112,9 @@ struct prof_opts {
     const char *out;            /* output directory for plots and HTML */
     const char *symbol;         /* compare: the page of this symbol in both runs */
     int json, html, plots, quiet;
+    /* --window FROM[:TO]: seconds after each node's first fault; to < 0 means the end */
+    double window_from, window_to;
+    int window;
 };
 
 /* Error reporting: every failure is a message naming the problem, then exit 1. */

@@ -155,6 +155,12 @@ jq -e '.pages[0].gpn == 8192 and ([.pages[0].accesses[] | select(.node == 0 and 
        .code_symbol == "do_timer+0x4")] | length == 1)' "$T/kvm.json" > /dev/null ||
     fail "KVM attribution: $(jq -c .pages "$T/kvm.json")"
 
+# --- --window: faults from 1.5 us after each node's first one (node 0: 3 of 4, node 1: 2 of 4)
+"$PROF" report "$T/tcg" --quiet --json --no-html --window 0.0000015 > "$T/win.json"
+jq -e '.summary.total_faults == 5 and .nodes[0].faults == 3 and .nodes[1].faults == 2 and
+       .window_s == [0.0000015, null]' "$T/win.json" > /dev/null ||
+    fail "--window: $(jq -c '[.summary.total_faults, .nodes, .window_s]' "$T/win.json")"
+
 # --- compare: runs A and B side by side
 "$PROF" compare "$T/tcg" "$T/kvm" --quiet --json --no-html > "$T/cmp.json"
 jq -e '.watched.a_faults == 4 and .watched.b_faults == 2' "$T/cmp.json" > /dev/null ||
@@ -190,6 +196,8 @@ expect_error "node0.perf.data is truncated" "$PROF" report "$T/badperf" --quiet 
 sed -i "s/arg6=1/arg6=7/" "$T/badperf/profile/node0.script"; rm "$T/badperf/profile/node0.perf.data"
 expect_error "fault_end names node 7 of 2" "$PROF" report "$T/badperf" --quiet --no-html
 expect_error "sort takes" "$PROF" report "$T/tcg" --quiet --no-html --sort nonsense
+expect_error "takes FROM or FROM:TO" "$PROF" report "$T/tcg" --quiet --no-html --window 5:3
+expect_error "no fault in --window 100:" "$PROF" report "$T/tcg" --quiet --no-html --window 100
 # Guest RAM in two DSM regions (one per guest NUMA node, 256 MiB each): a probe's region 1
 # offset 0x2000000 is guest-physical 0x12000000 (GPN 0x12000); a region the run lacks and
 # sizes that do not add up to the RAM are refused.
