@@ -4,7 +4,7 @@
 # Prints each run's total time (boot to power-off), the medians and their ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=3 variant=tuned workload=hello
+runs=5 variant=tuned workload=hello
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
@@ -28,5 +28,15 @@ for i in $(seq "$runs"); do
     done
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-mp=$(median "${plain[@]}") mr=$(median "${profiled[@]}")
-awk -v a="$mp" -v b="$mr" -v n="$runs" 'BEGIN { printf "median of %d: unprofiled %.2f s, profiled %.2f s, ratio %.3fx\n", n, a, b, b / a }'
+spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
+ratios=()
+for i in $(seq 0 $((runs - 1))); do
+    ratios+=("$(awk -v a="${plain[$i]}" -v b="${profiled[$i]}" 'BEGIN { printf "%.3f", b / a }')")
+done
+mp=$(median "${plain[@]}") mr=$(median "${profiled[@]}") mq=$(median "${ratios[@]}")
+echo "pair ratios (profiled/unprofiled, same round): ${ratios[*]}"
+awk -v a="$mp" -v b="$mr" -v n="$runs" -v sa="$(spread "${plain[@]}")" \
+    -v sb="$(spread "${profiled[@]}")" -v q="$mq" -v sq="$(spread "${ratios[@]}")" 'BEGIN {
+    printf "median of %d: unprofiled %.2f s [%s], profiled %.2f s [%s], ratio %.3fx\n",
+           n, a, sa, b, sb, b / a
+    printf "median of the pair ratios: %.3fx [%s]\n", q, sq }'

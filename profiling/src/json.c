@@ -55,6 +55,11 @@ void report_json(const struct prof *p, const struct prof_opts *o, const size_t *
     prof_latency_percentiles(p, q, l, 3);
     fprintf(f, "{\n  \"run\": ");
     json_string(f, p->dir);
+    if (o->window && o->window_to >= 0) {
+        fprintf(f, ",\n  \"window_s\": [%g, %g]", o->window_from, o->window_to);
+    } else if (o->window) {
+        fprintf(f, ",\n  \"window_s\": [%g, null]", o->window_from);
+    }
     fprintf(f, ",\n  \"summary\": {\"total_faults\": %" PRIu64 ", \"remote_faults\": %" PRIu64
             ", \"local_faults\": %" PRIu64 ", \"distinct_pages\": %zu, \"bytes_moved\": %" PRIu64
             ", \"latency_ns\": {\"p50\": %" PRIu64 ", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64

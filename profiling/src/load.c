@@ -1,6 +1,7 @@
 /* load.c - RUN_DIR/profile -> struct prof: checks every input before trusting it. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -93,7 +94,8 @@ uint32_t prof_intern_code(struct prof *p, const char *name)
     return (uint32_t)p->ncodes++;
 }
 
-/* Value of "key" in a flat JSON object we wrote ourselves (meta.json). */
+/* Value of "key" in a JSON object we wrote ourselves (meta.json, statsN.json), where
+ * the key is unique. */
 static int meta_value(const char *json, const char *key, char *out, size_t len)
 {
     char pat[64];
@@ -200,10 +202,88 @@ static void ensure_script(const char *data, const char *script, const struct pro
     }
 }
 
+/* Pages sent and received and write-update installs, from the node's own counters
+ * (RUN_DIR/statsN.json): recordings leave out those probes, which fire on every transfer,
+ * to keep recording cheap.  A run without the file keeps them at zero. */
+static void totals_from_stats(struct prof *p, const char *run_dir, int node,
+                              const struct prof_opts *o)
+{
+    char path[4400], val[64];
+    snprintf(path, sizeof(path), "%s/stats%d.json", run_dir, node);
+    char *json = slurp(path);
+    if (!json) {
+        prof_progress(o, "no %s: node %d's pages sent and received are not known", path, node);
+        return;
+    }
+    struct prof_node_totals *t = &p->node[node];
+    static const struct { const char *key; size_t off; } keys[] = {
+        { "pages_sent", offsetof(struct prof_node_totals, sent) },
+        { "pages_received", offsetof(struct prof_node_totals, received) },
+        { "wu_updates", offsetof(struct prof_node_totals, wu) },
+    };
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        char *end;
+        if (meta_value(json, keys[k].key, val, sizeof(val)) == 0) {
+            uint64_t v = strtoull(val, &end, 10);
+            if (end != val && *end == 0) {
+                *(uint64_t *)((char *)t + keys[k].off) = v;
+            }
+        }
+    }
+    free(json);
+}
+
+/* Keeps the faults and invalidations from FROM to TO seconds after each node's first fault
+ * (each node's own clock: the nodes of a cluster do not share one). */
+static void apply_window(struct prof *p, const struct prof_opts *o)
+{
+    uint64_t first[PROF_MAX_NODES];
+    for (int i = 0; i < PROF_MAX_NODES; i++) {
+        first[i] = UINT64_MAX;
+    }
+    for (size_t i = 0; i < p->nfaults; i++) {
+        const struct prof_fault *f = &p->faults[i];
+        if (!f->inval && f->t_ns < first[f->node]) {
+            first[f->node] = f->t_ns;
+        }
+    }
+    for (int i = 0; i < p->nodes; i++) {
+        p->node[i].invals = 0;
+    }
+    size_t kept = 0, kept_faults = 0;
+    for (size_t i = 0; i < p->nfaults; i++) {
+        const struct prof_fault *f = &p->faults[i];
+        if (first[f->node] == UINT64_MAX || f->t_ns < first[f->node]) {
+            continue;
+        }
+        double t = (double)(f->t_ns - first[f->node]) / 1e9;
+        if (t < o->window_from || (o->window_to >= 0 && t >= o->window_to)) {
+            continue;
+        }
+        if (f->inval) {
+            p->node[f->node].invals++;
+        } else {
+            kept_faults++;
+        }
+        p->faults[kept++] = *f;
+    }
+    p->nfaults = kept;
+    p->windowed = 1;
+    if (kept_faults == 0) {
+        char to[32] = "";
+        if (o->window_to >= 0) {
+            snprintf(to, sizeof(to), "%g", o->window_to);
+        }
+        prof_die("no fault in --window %g:%s (seconds after each node's first fault)",
+                 o->window_from, to);
+    }
+}
+
 void prof_load(struct prof *p, const char *run_dir, const struct prof_opts *o)
 {
     char path[4400], err[600], val[128];
     memset(p, 0, sizeof(*p));
+    prof_intern_code(p, "?");   /* code id 0 (PROF_NO_CODE) exists even if no sample has one */
     snprintf(p->dir, sizeof(p->dir), "%s", run_dir);
     snprintf(path, sizeof(path), "%s/profile/meta.json", run_dir);
     char *meta = slurp(path);
@@ -288,6 +368,9 @@ void prof_load(struct prof *p, const char *run_dir, const struct prof_opts *o)
             prof_die("%s: %s", script, err);
         }
         fclose(f);
+        if (p->node[i].transfer_events == 0) {
+            totals_from_stats(p, run_dir, i, o);
+        }
         size_t got = 0;
         for (size_t j = before; j < p->nfaults; j++) {
             got += !p->faults[j].inval;
@@ -296,6 +379,9 @@ void prof_load(struct prof *p, const char *run_dir, const struct prof_opts *o)
             prof_die("%s holds no DSM fault events (sdt_dsm:fault_start): was QEMU built with "
                      "the probes and recorded with them?", script);
         }
+    }
+    if (o->window) {
+        apply_window(p, o);
     }
     prof_build(p);
 }

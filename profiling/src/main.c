@@ -24,6 +24,8 @@ static void usage(FILE *f)
         "                     RUN_B/profile/compare for compare)\n"
         "  --system-map PATH  the guest kernel's System.map (default: the recorded copy)\n"
         "  --symbol NAME      compare: follow the page of this symbol (default jiffies_64)\n"
+        "  --window FROM[:TO] only faults FROM to TO seconds after each node's first\n"
+        "                     one (e.g. 20: leaves the boot out of an idle run)\n"
         "  --quiet            no progress messages\n");
 }
 
@@ -36,6 +38,27 @@ static int number(const char *opt, const char *v)
         prof_die("%s needs a number from 0 to 100000", opt);
     }
     return (int)n;
+}
+
+/* "FROM" or "FROM:TO", seconds, 0 <= FROM < TO. */
+static void window(struct prof_opts *o, const char *v)
+{
+    char *end;
+    o->window_to = -1;
+    o->window_from = v ? strtod(v, &end) : -1;
+    if (v && end != v && *end == ':') {
+        const char *t = end + 1;
+        o->window_to = strtod(t, &end);
+        if (end == t) {
+            o->window_to = -2;
+        }
+    }
+    if (!v || end == v || *end || !(o->window_from >= 0) || o->window_from > 1e6 ||
+        (o->window_to != -1 && !(o->window_to > o->window_from && o->window_to <= 1e6))) {
+        prof_die("--window takes FROM or FROM:TO in seconds with 0 <= FROM < TO, not '%s'",
+                 v ? v : "");
+    }
+    o->window = 1;
 }
 
 static void make_dir(const char *path)
@@ -80,6 +103,8 @@ int main(int argc, char **argv)
             o.system_map = v, i++;
         } else if (strcmp(a, "--symbol") == 0 && v) {
             o.symbol = v, i++;
+        } else if (strcmp(a, "--window") == 0) {
+            window(&o, v), i++;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {

@@ -62,6 +62,7 @@ struct prof_page {
 struct prof_node_totals {
     uint64_t faults, reads, writes, remote, local, unresolved, invals, received, sent, wu;
     uint64_t samples, code_known;
+    uint64_t transfer_events;   /* page_sent/page_received/write_update samples seen */
 };
 
 /* Kernel symbols from System.map (no KASLR: va = pa + KERNEL_MAP_BASE in the image). */
@@ -99,6 +100,7 @@ struct prof {
     size_t code_tcap;
     struct kmap kmap;
     int have_kmap;
+    int windowed;               /* --window: transfer totals still cover the whole run */
 };
 
 /* Options shared by report and compare. */
@@ -110,6 +112,9 @@ struct prof_opts {
     const char *out;            /* output directory for plots and HTML */
     const char *symbol;         /* compare: the page of this symbol in both runs */
     int json, html, plots, quiet;
+    /* --window FROM[:TO]: seconds after each node's first fault; to < 0 means the end */
+    double window_from, window_to;
+    int window;
 };
 
 /* Error reporting: every failure is a message naming the problem, then exit 1. */

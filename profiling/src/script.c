@@ -175,6 +175,27 @@ static void take_frame(struct parse_state *s, const char *line)
     }
 }
 
+/* The "IP SYM" after a sample's data address, when recorded without call chains:
+ * "ADDR [ADDR_SYM] IP SYM" (perf names the data address when it can). */
+static const char *inline_frame(const char *after_addr)
+{
+    const char *tok[3];
+    int n = 0;
+    for (const char *c = after_addr; n < 3;) {
+        c += strspn(c, " \t");
+        if (!*c || *c == '\n') {
+            break;
+        }
+        tok[n++] = c;
+        c += strcspn(c, " \t\n");
+    }
+    int first_is_ip = n >= 1 && strspn(tok[0], "0123456789abcdef") == strcspn(tok[0], " \t\n");
+    if (n == 3 || (n == 2 && !first_is_ip)) {
+        return n == 3 ? tok[1] : NULL;
+    }
+    return first_is_ip ? tok[0] : NULL;
+}
+
 static int add_fault(struct parse_state *s, const uint64_t *a, int nargs, char *err, size_t len)
 {
     struct prof *p = s->p;
@@ -307,10 +328,13 @@ static int sample_line(struct parse_state *s, char *line, char *err, size_t len)
             f->inval = 1;
         } else if (strcmp(name, "page_sent") == 0) {
             t->sent++;
+            t->transfer_events++;
         } else if (strcmp(name, "page_received") == 0) {
             t->received++;
+            t->transfer_events++;
         } else if (strcmp(name, "write_update") == 0) {
             t->wu++;
+            t->transfer_events++;
         }
         return 0;
     }
@@ -326,9 +350,14 @@ static int sample_line(struct parse_state *s, char *line, char *err, size_t len)
         lf->off = (uint16_t)(addr % PROF_PAGE_SIZE);
         lf->code = PROF_NO_CODE;
         lf->gpa = 0;
-        /* The frames follow on their own lines (recorded with call chains). */
+        /* With call chains the frames follow on their own lines.  Without, the sample's
+         * own "IP SYM" follows the data address and its symbol on this line. */
         s->pending_chain = lf;
         s->chain_done = 0;
+        const char *ip = inline_frame(end);
+        if (ip) {
+            take_frame(s, ip);
+        }
         return 0;
     }
     if (strncmp(ev, "kvm:kvm_page_fault", 18) == 0) {

@@ -86,9 +86,9 @@ static void summary(const struct prof *p, FILE *f)
             fmt_count(reads, e, sizeof(e)), fmt_count(total - reads, w, sizeof(w)));
     fprintf(f, "  pages       %s distinct; %.1f %% fault once; the 10 hottest take %.1f %%\n",
             fmt_count(p->npages, a, sizeof(a)), pct(once, p->npages), pct(top10, total));
-    fprintf(f, "  moved       %.1f MiB in %s page transfers; %s invalidations\n",
+    fprintf(f, "  moved       %.1f MiB in %s page transfers%s; %s invalidations\n",
             (double)recv * PROF_PAGE_SIZE / 1048576.0, fmt_count(recv, a, sizeof(a)),
-            fmt_count(inv, b, sizeof(b)));
+            p->windowed ? " (whole run)" : "", fmt_count(inv, b, sizeof(b)));
     const double q[] = { 0.5, 0.9, 0.99, 1.0 };
     uint64_t l[4];
     prof_latency_percentiles(p, q, l, 4);

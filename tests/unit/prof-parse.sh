@@ -107,6 +107,33 @@ awk 'length > 100 { print "line " NR " has " length " columns"; bad = 1 } END { 
     "$T/tcg.txt" || fail "text report wider than 100 columns"
 grep -q "tick_do_update_jiffies64+0x10" "$T/tcg.txt" || fail "text table 2 lacks the code symbol"
 
+# --- Recorded without call chains (the sample line carries "ADDR ADDR_SYM IP SYM") and
+# without the per-transfer probes: code from the inline IP, transfers from statsN.json.
+mkrun "$T/flat" tcg
+{
+    printf '1000/11 10.000000100:           page-faults:     7f8002000000 [unknown] 7f0000001000 guest-0xffffffff81100010\n'
+    sdt 12 10.000000200 fault_start "arg1=0 arg2=33554432 arg3=1 arg4=11 arg5=1"
+    sdt 13 10.000000300 fault_end "arg1=0 arg2=33554432 arg3=1 arg4=50000 arg5=1 arg6=1"
+    printf '1000/11 10.000000400:           page-faults:     7f8002000008 jiffies_x 55d000002000 address_space_rw\n'
+    sdt 12 10.000000500 fault_start "arg1=0 arg2=33554440 arg3=0 arg4=11 arg5=1"
+    sdt 13 10.000000600 fault_end "arg1=0 arg2=33554432 arg3=0 arg4=50000 arg5=1 arg6=1"
+    echo "# dsmvm-prof end"
+} > "$T/flat/profile/node0.script"
+{
+    printf '1000/21 10.000001000:           page-faults:     7f9002001000 [unknown]\n'
+    sdt 22 10.000001100 fault_start "arg1=0 arg2=33558528 arg3=0 arg4=21 arg5=1"
+    sdt 23 10.000001200 fault_end "arg1=0 arg2=33558528 arg3=0 arg4=50000 arg5=1 arg6=0"
+    echo "# dsmvm-prof end"
+} > "$T/flat/profile/node1.script"
+echo '{"node": 0, "pages_sent": 5, "pages_received": 7, "wu_updates": 3}' > "$T/flat/stats0.json"
+"$PROF" report "$T/flat" --quiet --json --no-html > "$T/flat.json"
+jq -e '.summary.total_faults == 3 and .nodes[0].pages_received == 7 and
+       .nodes[0].pages_sent == 5 and .nodes[1].pages_received == 0' "$T/flat.json" > /dev/null ||
+    fail "totals from statsN.json: $(jq -c .nodes "$T/flat.json")"
+jq -e '([.pages[].accesses[] | select(.code_symbol == "tick_do_update_jiffies64+0x10")] | length == 1)
+       and ([.pages[].accesses[] | select(.code_symbol == "qemu:address_space_rw")] | length == 1)' \
+    "$T/flat.json" > /dev/null || fail "code without call chains: $(jq -c '[.pages[].accesses[]]' "$T/flat.json")"
+
 # --- KVM: kvm:kvm_page_fault (guest RIP, full GPA, write bit) on the vCPU thread.
 mkrun "$T/kvm" kvm
 {
@@ -127,6 +154,12 @@ jq -e '.pages[0].gpn == 8192 and ([.pages[0].accesses[] | select(.node == 0 and 
        ([.pages[0].accesses[] | select(.node == 1 and (.write | not) and
        .code_symbol == "do_timer+0x4")] | length == 1)' "$T/kvm.json" > /dev/null ||
     fail "KVM attribution: $(jq -c .pages "$T/kvm.json")"
+
+# --- --window: faults from 1.5 us after each node's first one (node 0: 3 of 4, node 1: 2 of 4)
+"$PROF" report "$T/tcg" --quiet --json --no-html --window 0.0000015 > "$T/win.json"
+jq -e '.summary.total_faults == 5 and .nodes[0].faults == 3 and .nodes[1].faults == 2 and
+       .window_s == [0.0000015, null]' "$T/win.json" > /dev/null ||
+    fail "--window: $(jq -c '[.summary.total_faults, .nodes, .window_s]' "$T/win.json")"
 
 # --- compare: runs A and B side by side
 "$PROF" compare "$T/tcg" "$T/kvm" --quiet --json --no-html > "$T/cmp.json"
@@ -163,6 +196,8 @@ expect_error "node0.perf.data is truncated" "$PROF" report "$T/badperf" --quiet 
 sed -i "s/arg6=1/arg6=7/" "$T/badperf/profile/node0.script"; rm "$T/badperf/profile/node0.perf.data"
 expect_error "fault_end names node 7 of 2" "$PROF" report "$T/badperf" --quiet --no-html
 expect_error "sort takes" "$PROF" report "$T/tcg" --quiet --no-html --sort nonsense
+expect_error "takes FROM or FROM:TO" "$PROF" report "$T/tcg" --quiet --no-html --window 5:3
+expect_error "no fault in --window 100:" "$PROF" report "$T/tcg" --quiet --no-html --window 100
 # Guest RAM in two DSM regions (one per guest NUMA node, 256 MiB each): a probe's region 1
 # offset 0x2000000 is guest-physical 0x12000000 (GPN 0x12000); a region the run lacks and
 # sizes that do not add up to the RAM are refused.
