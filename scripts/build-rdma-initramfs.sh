@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the userspace of the soft-RoCE test VM (issue 12, tests/integration/rdma-vm.sh):
 # busybox-static, host/dsm's release programs, rdma-core's verbs and rdma_cm libraries with
-# the rxe provider, iproute2's ip and rdma, rdma-core's ibv_devices/ibv_rc_pingpong/rping,
+# the rxe provider, iproute2's ip and rdma, coreutils' date, rdma-core's ibv_devices/ibv_rc_pingpong/rping,
 # every shared library they need and the dynamic loader, and guest-tools/rdma-vm/ (init and
 # the in-VM test list). Result: build/rdma-vm/initramfs.cpio.gz (a few seconds to build,
 # so it is not cached).
@@ -18,6 +18,8 @@ declare -A FROM=(
     [/usr/bin/rdma]=iproute2 [/usr/sbin/ip]=iproute2
     [/usr/bin/ibv_devices]=ibverbs-utils [/usr/bin/ibv_devinfo]=ibverbs-utils
     [/usr/bin/ibv_rc_pingpong]=ibverbs-utils [/usr/bin/rping]=rdmacm-utils
+    # busybox's date has no %N, which host/dsm/tests/bad-connections.sh times itself with
+    [/usr/bin/date]=coreutils
 )
 for bin in "${!FROM[@]}"; do
     [ -x "$bin" ] || die "$bin is missing: install the Debian package ${FROM[$bin]}"
