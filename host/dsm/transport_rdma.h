@@ -1,0 +1,99 @@
+/* transport_rdma.h - pieces of the RDMA transport shared by its files.
+ *
+ * transport_rdma_cm.c sets connections up (rdma_cm, the handshake over the
+ * queue pair, admitting peers on the listener); transport_rdma.c moves
+ * messages once every peer is in.  Framing and credits: rdma_wire.h.
+ */
+#ifndef DSM_TRANSPORT_RDMA_H
+#define DSM_TRANSPORT_RDMA_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "rdma_wire.h"
+#include "transport.h"
+
+/* wr_id of a work request: the buffer index, with this bit for sends. */
+#define RDMA_WR_SEND 0x10000u
+
+/* A frame waiting for credits or a free send buffer. */
+struct rdma_backlog {
+    struct rdma_backlog *next;
+    uint8_t kind;
+    uint32_t len;
+    uint8_t data[];
+};
+
+/* One connection: its own protection domain, completion queue and channel,
+ * RC queue pair and one registered area holding RDMA_RECV_DEPTH receive
+ * buffers followed by RDMA_SEND_DEPTH send buffers. */
+struct rdma_conn {
+    struct rdma_cm_id *id;
+    struct rdma_event_channel *cm_ch;   /* owned if own_ch */
+    int own_ch;
+    struct ibv_pd *pd;
+    struct ibv_comp_channel *comp;
+    struct ibv_cq *cq;
+    struct ibv_mr *mr;
+    uint8_t *area;
+    int qp_made;
+    int peer;                           /* node id once known, else -1 */
+    atomic_int alive;
+
+    pthread_mutex_t lock;               /* everything below */
+    pthread_cond_t cond;                /* backlog drained or peer gone */
+    struct rdma_credits cr;
+    unsigned free_slots[RDMA_SEND_DEPTH];
+    unsigned nfree;
+    struct rdma_backlog *bl_head, *bl_tail;
+    size_t bl_bytes;
+
+    /* receive thread only */
+    struct rdma_reasm reasm;
+    /* handshake: bytes received and not consumed yet */
+    uint8_t hs_buf[1024];
+    size_t hs_len, hs_off;
+    long long hs_deadline;
+};
+
+struct rdma_transport {
+    struct dsm_transport base;
+    struct rdma_event_channel *listen_ch;   /* listener and the ids it accepted */
+    struct rdma_cm_id *listen_id;
+    int epfd;
+    int stop_fd;
+    pthread_t rx_thread;
+    int rx_started;
+    atomic_int stopping;
+    struct rdma_conn *conns[DSM_MAX_NODES];
+};
+
+static inline uint8_t *rdma_recv_buf(struct rdma_conn *c, unsigned i)
+{
+    return c->area + (size_t)i * RDMA_SLOT_SIZE;
+}
+
+static inline uint8_t *rdma_send_buf(struct rdma_conn *c, unsigned i)
+{
+    return c->area + (size_t)(RDMA_RECV_DEPTH + i) * RDMA_SLOT_SIZE;
+}
+
+/* transport_rdma_cm.c */
+/* Connects to every lower node and admits every higher one, each
+ * authenticated by dsm_handshake() over its queue pair. */
+int rdma_connect_all(struct rdma_transport *t, char *err, size_t errlen);
+void rdma_conn_free(struct rdma_conn *c);
+/* "ip:port" of the far end of id. */
+void rdma_peer_name(struct rdma_cm_id *id, char *buf, size_t len);
+
+/* transport_rdma.c */
+int rdma_post_recv(struct rdma_conn *c, unsigned i);
+/* Sends one frame of alen bytes at a then blen at b now (a credit and a
+ * send buffer must be available), under c->lock.  0 or -1 (post failed). */
+int rdma_post_frame(struct rdma_conn *c, uint8_t kind, const void *a, size_t alen,
+                    const void *b, size_t blen);
+
+#endif
