@@ -57,6 +57,7 @@ struct rdma_conn {
     uint8_t hs_buf[1024];
     size_t hs_len, hs_off;
     long long hs_deadline;
+    char hs_why[256];                   /* why the handshake I/O failed */
 };
 
 struct rdma_transport {
@@ -86,6 +87,14 @@ static inline uint8_t *rdma_send_buf(struct rdma_conn *c, unsigned i)
  * authenticated by dsm_handshake() over its queue pair. */
 int rdma_connect_all(struct rdma_transport *t, char *err, size_t errlen);
 void rdma_conn_free(struct rdma_conn *c);
+/* Handshake I/O over a connection (struct dsm_hs_io, opaque = the
+ * connection), bounded by c->hs_deadline. */
+int rdma_hs_send(void *conn, const void *buf, size_t len);
+int rdma_hs_recv(void *conn, void *buf, size_t len);
+/* Connects to "host:port" without a handshake (tests send what they
+ * like): 0 and *out, or DSM_HS_LOST / -errno with why. */
+int rdma_dial(const char *addr, long long deadline, struct rdma_conn **out, char *why,
+              size_t whylen);
 /* "ip:port" of the far end of id. */
 void rdma_peer_name(struct rdma_cm_id *id, char *buf, size_t len);
 

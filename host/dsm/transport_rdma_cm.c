@@ -234,9 +234,21 @@ static int hs_complete_one(struct rdma_conn *c)
             if (left <= 0) {
                 return DSM_HS_IO_TIMEOUT;
             }
-            struct pollfd pfd = { c->comp->fd, POLLIN, 0 };
-            if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+            /* a connection of our own also ends on a disconnect event (the
+             * queue pair itself hears nothing of the far end going away) */
+            struct pollfd pfd[2] = { { c->comp->fd, POLLIN, 0 },
+                                     { c->own_ch ? c->cm_ch->fd : -1, POLLIN, 0 } };
+            if (poll(pfd, 2, (int)left) < 0 && errno != EINTR) {
                 return DSM_HS_IO_CLOSED;
+            }
+            struct rdma_cm_event *ev;
+            if (c->own_ch && rdma_get_cm_event(c->cm_ch, &ev) == 0) {
+                enum rdma_cm_event_type type = ev->event;
+                rdma_ack_cm_event(ev);
+                if (type != RDMA_CM_EVENT_ESTABLISHED) {
+                    snprintf(c->hs_why, sizeof(c->hs_why), "rdma_cm: %s", rdma_event_str(type));
+                    return DSM_HS_IO_CLOSED;
+                }
             }
             struct ibv_cq *cq;
             void *cctx;
@@ -246,6 +258,7 @@ static int hs_complete_one(struct rdma_conn *c)
             continue;
         }
         if (wc.status != IBV_WC_SUCCESS) {
+            snprintf(c->hs_why, sizeof(c->hs_why), "%s", ibv_wc_status_str(wc.status));
             return DSM_HS_IO_CLOSED;
         }
         if (wc.wr_id & RDMA_WR_SEND) {
@@ -258,9 +271,14 @@ static int hs_complete_one(struct rdma_conn *c)
         struct rdma_frame_hdr fh;
         char why[200];
         if (slot >= RDMA_RECV_DEPTH ||
-            rdma_frame_parse(rdma_recv_buf(c, slot), wc.byte_len, &fh, why, sizeof(why)) < 0 ||
-            fh.kind != RDMA_FK_HS) {
-            return DSM_HS_IO_CLOSED;    /* not a handshake: the handshake fails */
+            rdma_frame_parse(rdma_recv_buf(c, slot), wc.byte_len, &fh, why, sizeof(why)) < 0) {
+            snprintf(c->hs_why, sizeof(c->hs_why), "malformed frame: %s", why);
+            return DSM_HS_IO_CLOSED;    /* the handshake fails */
+        }
+        if (fh.kind != RDMA_FK_HS) {
+            snprintf(c->hs_why, sizeof(c->hs_why), "frame of kind %u during the handshake",
+                     fh.kind);
+            return DSM_HS_IO_CLOSED;
         }
         pthread_mutex_lock(&c->lock);
         int bad = rdma_credits_on_grant(&c->cr, fh.credits);
@@ -271,6 +289,8 @@ static int hs_complete_one(struct rdma_conn *c)
             c->hs_off = 0;
         }
         if (bad || fh.len > sizeof(c->hs_buf) - c->hs_len) {
+            snprintf(c->hs_why, sizeof(c->hs_why), "%s", bad ? "too many credits returned" :
+                     "more handshake data than a handshake holds");
             return DSM_HS_IO_CLOSED;
         }
         memcpy(c->hs_buf + c->hs_len, rdma_recv_buf(c, slot) + sizeof(fh), fh.len);
@@ -285,7 +305,7 @@ static int hs_complete_one(struct rdma_conn *c)
     }
 }
 
-static int hs_send(void *opaque, const void *buf, size_t len)
+int rdma_hs_send(void *opaque, const void *buf, size_t len)
 {
     struct rdma_conn *c = opaque;
     const uint8_t *p = buf;
@@ -312,7 +332,7 @@ static int hs_send(void *opaque, const void *buf, size_t len)
     return 0;
 }
 
-static int hs_recv(void *opaque, void *buf, size_t len)
+int rdma_hs_recv(void *opaque, void *buf, size_t len)
 {
     struct rdma_conn *c = opaque;
     while (c->hs_len - c->hs_off < len) {
@@ -371,10 +391,10 @@ static struct rdma_conn_param conn_param(void)
     return p;
 }
 
-/* One attempt: 0 connected, DSM_HS_LOST try again (why), -1 refused (why),
- * other -errno fatal (err). */
-static int connect_once(struct rdma_transport *t, int j, const struct sockaddr_storage *dst,
-                        long long deadline, struct rdma_conn **out, char *why, size_t whylen)
+/* Connects to dst (no handshake yet): 0 and *out, DSM_HS_LOST (why: not
+ * there yet, may be tried again), or -errno (why). */
+static int dial(const struct sockaddr_storage *dst, long long deadline, struct rdma_conn **out,
+                char *why, size_t whylen)
 {
     struct rdma_event_channel *ch = rdma_create_event_channel();
     struct rdma_cm_id *id = NULL;
@@ -413,17 +433,48 @@ static int connect_once(struct rdma_transport *t, int j, const struct sockaddr_s
                 snprintf(why, whylen, "rdma_connect: %s", strerror(errno));
             } else if (wait_event(ch, RDMA_CM_EVENT_ESTABLISHED, deadline, why, whylen) == 0) {
                 c->hs_deadline = deadline;
-                struct dsm_hs_io io = { .opaque = c, .send = hs_send, .recv = hs_recv };
-                rc = dsm_handshake(&t->base.params.hs, &io, j, why, whylen);
-                if (rc == j) {
-                    c->peer = j;
-                    *out = c;
-                    return 0;
-                }
-                rdma_disconnect(id);
+                *out = c;
+                return 0;
             }
         }
     }
+    rdma_conn_free(c);
+    return rc;
+}
+
+int rdma_dial(const char *addr, long long deadline, struct rdma_conn **out, char *why,
+              size_t whylen)
+{
+    struct sockaddr_storage dst;
+    int rc = resolve(addr, &dst, why, whylen);
+    return rc < 0 ? rc : dial(&dst, deadline, out, why, whylen);
+}
+
+/* One attempt: 0 connected, DSM_HS_LOST try again (why), -1 refused (why),
+ * other -errno fatal (why). */
+static int connect_once(struct rdma_transport *t, int j, const struct sockaddr_storage *dst,
+                        long long deadline, struct rdma_conn **out, char *why, size_t whylen)
+{
+    struct rdma_conn *c = NULL;
+    int rc = dial(dst, deadline, &c, why, whylen);
+    if (rc < 0) {
+        return rc;
+    }
+    struct dsm_hs_io io = { .opaque = c, .send = rdma_hs_send, .recv = rdma_hs_recv };
+    rc = dsm_handshake(&t->base.params.hs, &io, j, why, whylen);
+    if (rc == j) {
+        c->peer = j;
+        *out = c;
+        return 0;
+    }
+    if (c->hs_why[0] && rc == DSM_HS_LOST) {
+        size_t n = strlen(why);
+        int room = (int)(whylen - n) - 4;
+        if (room > 0) {
+            snprintf(why + n, whylen - n, " (%.*s)", room, c->hs_why);
+        }
+    }
+    rdma_disconnect(c->id);
     rdma_conn_free(c);
     return rc;
 }
@@ -527,12 +578,12 @@ static int authenticated(void *opaque, int peer)
 
 static int slot_send(void *opaque, const void *buf, size_t len)
 {
-    return hs_send(((struct hs_slot *)opaque)->c, buf, len);
+    return rdma_hs_send(((struct hs_slot *)opaque)->c, buf, len);
 }
 
 static int slot_recv(void *opaque, void *buf, size_t len)
 {
-    return hs_recv(((struct hs_slot *)opaque)->c, buf, len);
+    return rdma_hs_recv(((struct hs_slot *)opaque)->c, buf, len);
 }
 
 static void *handshake_main(void *arg)
@@ -593,11 +644,13 @@ static void reap(struct accept_ctx *ctx, struct hs_slot *s, int *remaining)
     pthread_join(s->thread, NULL);
     s->used = 0;
     if (s->peer < 0) {
-        char why[400];
+        char why[700];
         if (s->pushed_out) {
             snprintf(why, sizeof(why), "pushed out after %lld ms (%d connections waiting to "
                      "authenticate): %s", dsm_now_ms() - s->started, RDMA_HS_MAX_PENDING,
                      s->why);
+        } else if (s->c->hs_why[0]) {
+            snprintf(why, sizeof(why), "%s (%s)", s->why, s->c->hs_why);
         } else {
             snprintf(why, sizeof(why), "%s", s->why);
         }
