@@ -46,6 +46,9 @@
 #define EV_CM_OWN  0x1000u      /* | peer: the connection's own rdma_cm channel */
 #define EV_CM_LSN  0x2000u      /* the listener's channel (ids it accepted) */
 
+/* Set on the receive thread: its sends never wait (see above). */
+static _Thread_local int on_rx_thread;
+
 static long long now_ns(void)
 {
     struct timespec ts;
@@ -287,6 +290,7 @@ static void *rdma_rx_main(void *arg)
 {
     struct rdma_transport *t = arg;
     struct epoll_event evs[64];
+    on_rx_thread = 1;
     long long spin_until = now_ns() + RDMA_SPIN_NS;
     while (!atomic_load(&t->stopping)) {
         if (poll_all(t)) {
@@ -407,10 +411,9 @@ static int rdma_send(struct dsm_transport *base, int dst, const struct dsm_msg_h
     }
     size_t total = sizeof(*h) + h->payload_len;
     unsigned frames = rdma_frames_for(total);
-    int rx = t->rx_started && pthread_equal(pthread_self(), t->rx_thread);
     const char *fail = NULL;
     pthread_mutex_lock(&c->lock);
-    if (h->type == DSM_MSG_APP && !rx && wait_backlog_locked(t, c) < 0) {
+    if (h->type == DSM_MSG_APP && !on_rx_thread && wait_backlog_locked(t, c) < 0) {
         fail = "peer stopped reading (application messages pile up)";
     }
     size_t off = 0;

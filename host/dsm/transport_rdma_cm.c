@@ -29,6 +29,7 @@
 #define RDMA_HS_MAX_PENDING 16
 #define RDMA_RESOLVE_MS     2000
 #define REFUSALS_LOGGED_PER_SECOND 200
+#define RDMA_HS_REFUSED     (-100000)   /* connect_once(): a verdict, final */
 
 static int split_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
 {
@@ -450,8 +451,8 @@ int rdma_dial(const char *addr, long long deadline, struct rdma_conn **out, char
     return rc < 0 ? rc : dial(&dst, deadline, out, why, whylen);
 }
 
-/* One attempt: 0 connected, DSM_HS_LOST try again (why), -1 refused (why),
- * other -errno fatal (why). */
+/* One attempt: 0 connected, DSM_HS_LOST try again (why), RDMA_HS_REFUSED
+ * (why), other -errno fatal (why). */
 static int connect_once(struct rdma_transport *t, int j, const struct sockaddr_storage *dst,
                         long long deadline, struct rdma_conn **out, char *why, size_t whylen)
 {
@@ -476,7 +477,7 @@ static int connect_once(struct rdma_transport *t, int j, const struct sockaddr_s
     }
     rdma_disconnect(c->id);
     rdma_conn_free(c);
-    return rc;
+    return rc == DSM_HS_LOST ? rc : RDMA_HS_REFUSED;
 }
 
 static int connect_peer(struct rdma_transport *t, int j, long long deadline, char *err,
@@ -505,7 +506,7 @@ static int connect_peer(struct rdma_transport *t, int j, long long deadline, cha
             t->conns[j] = c;
             return 0;
         }
-        if (rc == -1) {
+        if (rc == RDMA_HS_REFUSED) {
             snprintf(err, errlen, "handshake with node %d (%s): %s", j, p->rdma_addrs[j], why);
             return -ECONNREFUSED;
         }
