@@ -1,8 +1,8 @@
 /* transport_rdma.h - pieces of the RDMA transport shared by its files.
  *
  * transport_rdma_cm.c sets connections up (rdma_cm, the handshake over the
- * queue pair, admitting peers on the listener); transport_rdma.c moves
- * messages once every peer is in.  Framing and credits: rdma_wire.h.
+ * queue pair), transport_rdma_accept.c admits peers on the listener;
+ * transport_rdma.c moves messages once every peer is in.  Framing and credits: rdma_wire.h.
  */
 #ifndef DSM_TRANSPORT_RDMA_H
 #define DSM_TRANSPORT_RDMA_H
@@ -83,20 +83,33 @@ static inline uint8_t *rdma_send_buf(struct rdma_conn *c, unsigned i)
 }
 
 /* transport_rdma_cm.c */
+struct rdma_conn *rdma_conn_new(struct rdma_cm_id *id, struct rdma_event_channel *ch,
+                                int own_ch);
+/* Protection domain, completion queue and channel, RC queue pair,
+ * registered buffers, every receive posted.  0 or -errno (err). */
+int rdma_conn_setup(struct rdma_conn *c, char *err, size_t errlen);
+struct rdma_conn_param rdma_conn_params(void);
+void rdma_set_ack_timeout(struct rdma_cm_id *id);
 /* Connects to every lower node and admits every higher one, each
  * authenticated by dsm_handshake() over its queue pair. */
 int rdma_connect_all(struct rdma_transport *t, char *err, size_t errlen);
 void rdma_conn_free(struct rdma_conn *c);
-/* Handshake I/O over a connection (struct dsm_hs_io, opaque = the
- * connection), bounded by c->hs_deadline. */
-int rdma_hs_send(void *conn, const void *buf, size_t len);
-int rdma_hs_recv(void *conn, void *buf, size_t len);
 /* Connects to "host:port" without a handshake (tests send what they
  * like): 0 and *out, or DSM_HS_LOST / -errno with why. */
 int rdma_dial(const char *addr, long long deadline, struct rdma_conn **out, char *why,
               size_t whylen);
 /* "ip:port" of the far end of id. */
 void rdma_peer_name(struct rdma_cm_id *id, char *buf, size_t len);
+
+/* transport_rdma_hs.c: handshake I/O over a connection (struct
+ * dsm_hs_io, opaque = the connection), bounded by c->hs_deadline. */
+int rdma_hs_send(void *conn, const void *buf, size_t len);
+int rdma_hs_recv(void *conn, void *buf, size_t len);
+
+/* transport_rdma_accept.c: admits every node above this one on
+ * t->listen_id, filling t->conns[j > self].  Bad connections are refused
+ * and logged, never fatal; -ETIMEDOUT (err set) when the deadline passes. */
+int rdma_accept_peers(struct rdma_transport *t, long long deadline, char *err, size_t errlen);
 
 /* transport_rdma.c */
 int rdma_post_recv(struct rdma_conn *c, unsigned i);
