@@ -183,6 +183,10 @@ static void on_recv(struct rdma_transport *t, int j, struct rdma_conn *c, unsign
     const uint8_t *data = buf + sizeof(fh);
     switch (fh.kind) {
     case RDMA_FK_MSG:
+        if (c->reasm.len) {
+            peer_fail(t, j, "malformed frame: a whole message inside a fragmented one");
+            break;
+        }
         deliver(t, j, data);
         break;
     case RDMA_FK_FRAG:
