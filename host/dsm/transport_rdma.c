@@ -183,6 +183,10 @@ static void on_recv(struct rdma_transport *t, int j, struct rdma_conn *c, unsign
     const uint8_t *data = buf + sizeof(fh);
     switch (fh.kind) {
     case RDMA_FK_MSG:
+        if (c->reasm.len) {
+            peer_fail(t, j, "malformed frame: a whole message inside a fragmented one");
+            break;
+        }
         deliver(t, j, data);
         break;
     case RDMA_FK_FRAG:
@@ -278,6 +282,10 @@ static void cm_events(struct rdma_transport *t, struct rdma_event_channel *ch)
         if (c && c->peer >= 0 && t->conns[c->peer] == c &&
             (type == RDMA_CM_EVENT_DISCONNECTED || type == RDMA_CM_EVENT_DEVICE_REMOVAL ||
              type == RDMA_CM_EVENT_CONNECT_ERROR || type == RDMA_CM_EVENT_UNREACHABLE)) {
+            /* What arrived before the disconnect comes first (a BYE: then
+             * the close is expected), as a socket reads data before EOF. */
+            while (atomic_load(&c->alive) && poll_conn(t, c->peer, c) > 0) {
+            }
             char why[128];
             snprintf(why, sizeof(why), "connection closed by peer (rdma_cm: %s)",
                      rdma_event_str(type));
