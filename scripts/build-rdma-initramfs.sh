@@ -75,6 +75,10 @@ for lib in libibverbs.so.1 librdmacm.so.1; do
     copy_with_libs "$MULTIARCH/$lib" "$MULTIARCH/$lib"
 done
 copy_with_libs "$PROVIDER" "$PROVIDER"
+# glibc dlopen()s libgcc_s for pthread_exit() and cancellation (rping's threads end that way)
+LIBGCC=$MULTIARCH/libgcc_s.so.1
+[ -r "$LIBGCC" ] || die "$LIBGCC is missing: install libgcc-s1"
+copy_with_libs "$LIBGCC" "$LIBGCC"
 cp "$RXE_DRIVER" "$STAGE$RXE_DRIVER"
 
 install -m 755 "$ROOT/guest-tools/rdma-vm/init" "$STAGE/init"
