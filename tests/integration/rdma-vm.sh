@@ -13,8 +13,9 @@
 #   RDMAVM_BENCH=rdma,tcp      dsm-bench transports (default rdma,tcp)
 #   RDMAVM_ONLY=word,...       only the tests whose names contain a word (no completeness check)
 #   RDMAVM_TIMEOUT=S           QEMU's hard limit (default 480 s)
-# The kernel is built by `make` (guest-rdma, about 12 minutes cold) and cached; here it is a
-# cache lookup.
+# The kernel is built by `make` (guest-rdma: 18 CPU-minutes cold, see
+# guest-kernel-patches/README.md) and cached; here it is a cache lookup. The run itself takes
+# about 2 minutes (120-200 s in the VM on a loaded 2-core machine).
 # time-limit: 600: one TCG boot and test run, QEMU is stopped at 480 s
 set -euo pipefail
 . scripts/lib.sh
