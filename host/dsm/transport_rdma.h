@@ -19,6 +19,19 @@
 /* wr_id of a work request: the buffer index, with this bit for sends. */
 #define RDMA_WR_SEND 0x10000u
 
+/* The handshake reads at most this many bytes at a time (struct dsm_hello,
+ * struct dsm_auth, a verdict). */
+#define RDMA_HS_MSG_MAX  512u
+#define RDMA_HS_BUF_SIZE (RDMA_FRAME_DATA_MAX + RDMA_HS_MSG_MAX)
+_Static_assert(sizeof(struct dsm_hello) <= RDMA_HS_MSG_MAX &&
+               sizeof(struct dsm_auth) <= RDMA_HS_MSG_MAX, "handshake messages fit");
+
+/* Longest wait for a refused peer to acknowledge what it was sent
+ * (rdma_hs_flush()): an RC queue pair reports a peer that stopped
+ * answering after its retries (about half a second with the ack timeout
+ * of rdma_set_ack_timeout()), well before this. */
+#define RDMA_FLUSH_MS 3000
+
 /* A frame waiting for credits or a free send buffer. */
 struct rdma_backlog {
     struct rdma_backlog *next;
@@ -53,10 +66,13 @@ struct rdma_conn {
 
     /* receive thread only */
     struct rdma_reasm reasm;
-    /* handshake: bytes received and not consumed yet */
-    uint8_t hs_buf[1024];
+    /* handshake: bytes received and not consumed yet (room for a whole
+     * frame beside the unread part of the largest handshake message, so
+     * the handshake reads any peer's first bytes as TCP would) */
+    uint8_t hs_buf[RDMA_HS_BUF_SIZE];
     size_t hs_len, hs_off;
     long long hs_deadline;
+    int hs_closed;                      /* rdma_cm reported the connection gone */
     char hs_why[256];                   /* why the handshake I/O failed */
 };
 
@@ -105,6 +121,13 @@ void rdma_peer_name(struct rdma_cm_id *id, char *buf, size_t len);
  * dsm_hs_io, opaque = the connection), bounded by c->hs_deadline. */
 int rdma_hs_send(void *conn, const void *buf, size_t len);
 int rdma_hs_recv(void *conn, void *buf, size_t len);
+/* After a handshake that failed: waits until every frame sent on c has
+ * completed (the peer's queue pair acknowledged it) or until deadline,
+ * dropping whatever still arrives.  Disconnecting moves the queue pair to
+ * the error state, which discards sends not done yet: a refusal would
+ * never reach the peer.  0, or -1 (the connection failed, or the deadline
+ * passed). */
+int rdma_hs_flush(struct rdma_conn *c, long long deadline);
 
 /* transport_rdma_accept.c: admits every node above this one on
  * t->listen_id, filling t->conns[j > self].  Bad connections are refused

@@ -96,6 +96,11 @@ static void *handshake_main(void *arg)
     struct dsm_hs_io io = { .opaque = s, .send = slot_send, .recv = slot_recv,
                             .admit = admit, .authenticated = authenticated };
     int peer = dsm_handshake(&ctx->t->base.params.hs, &io, -1, s->why, sizeof(s->why));
+    if (peer < 0) {
+        /* the refusal (or verdict) must reach the peer before reap()
+         * disconnects, which would discard it if it is still queued */
+        rdma_hs_flush(s->c, dsm_now_ms() + RDMA_FLUSH_MS);
+    }
     pthread_mutex_lock(&ctx->lock);
     s->peer = peer;
     s->done = 1;

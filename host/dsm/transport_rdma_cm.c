@@ -343,6 +343,8 @@ static int connect_once(struct rdma_transport *t, int j, const struct sockaddr_s
             snprintf(why + n, whylen - n, " (%.*s)", room, c->hs_why);
         }
     }
+    /* a refusal of ours must reach the peer before the disconnect */
+    rdma_hs_flush(c, dsm_now_ms() + RDMA_FLUSH_MS);
     rdma_disconnect(c->id);
     rdma_conn_free(c);
     return rc == DSM_HS_LOST ? rc : RDMA_HS_REFUSED;
