@@ -4,17 +4,18 @@
 SHELL := /bin/bash
 BUILD := build
 
-.PHONY: all deps deps-if-missing qemu guest guest-stock guest-tuned initramfs dsm prof run \
-        run-single test test-unit test-integration bench soak clean distclean help
+.PHONY: all deps deps-if-missing qemu guest guest-stock guest-tuned guest-rdma initramfs dsm prof run \
+        run-single rdma-vm test test-unit test-integration bench soak clean distclean help
 
 all: qemu guest initramfs dsm prof
 
 help:
 	@echo "make deps        install Debian packages (root)"
-	@echo "make             build QEMU, the stock and tuned guest kernels, the initramfs, host/dsm"
+	@echo "make             build QEMU, the stock, tuned and rdma guest kernels, the initramfs, host/dsm"
 	@echo "make run         boot the tuned guest on 2 nodes (WORKLOAD=name NODES=n VARIANT=stock|tuned)"
 	@echo "make run-single  the same guest on one plain QEMU process"
 	@echo "make test        unit and integration tests"
+	@echo "make rdma-vm     the DSM over soft-RoCE verbs in one TCG guest (tests/integration/rdma-vm.sh)"
 	@echo "make bench       benchmarks: distributed guest against one node (QUICK=1: a subset)"
 	@echo "make soak        coherence and memory checks on 2 and 3 nodes, 10 minutes each (not in make test)"
 
@@ -29,11 +30,14 @@ deps-if-missing:
 qemu: deps-if-missing
 	@bash scripts/build-qemu.sh
 
-guest: guest-stock guest-tuned
+# rdma: the soft-RoCE test VM's kernel (tests/integration/rdma-vm.sh, issue 12)
+guest: guest-stock guest-tuned guest-rdma
 guest-stock: deps-if-missing
 	@bash scripts/build-guest.sh stock
 guest-tuned: deps-if-missing
 	@bash scripts/build-guest.sh tuned
+guest-rdma: deps-if-missing
+	@bash scripts/build-guest.sh rdma
 
 initramfs: deps-if-missing
 	@bash scripts/build-initramfs.sh
@@ -56,6 +60,10 @@ run: qemu guest-$(VARIANT) initramfs $(if $(PROFILE),prof)
 # The same guest on one ordinary QEMU process (no DSM), for comparison.
 run-single: qemu guest-$(VARIANT) initramfs
 	@bash scripts/run-guest.sh --variant $(VARIANT) --workload $(WORKLOAD)
+
+# The DSM's tests over real verbs (rdma_rxe) inside one plain TCG guest; also part of make test.
+rdma-vm: qemu guest-rdma dsm
+	@bash tests/integration/rdma-vm.sh
 
 test: all
 	@bash tests/run-all.sh

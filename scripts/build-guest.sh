@@ -2,6 +2,7 @@
 # Build a guest kernel from Debian's linux-source-6.12.
 #   build-guest.sh stock   base.config + stock.config, no patches
 #   build-guest.sh tuned   guest-kernel-patches/series applied, base.config + tuned.config
+#   build-guest.sh rdma    base.config + rdma.config, no patches (soft-RoCE test VM, issue 12)
 # Result: build/guest/<variant>/{bzImage,System.map,vmlinux,.config}, cached in
 # $CACHE/guest/<variant>-<hash>, the hash covering every input.
 set -euo pipefail
@@ -9,8 +10,8 @@ set -euo pipefail
 
 variant=${1:-}
 case "$variant" in
-    stock|tuned) ;;
-    *) die "usage: $0 stock|tuned" ;;
+    stock|tuned|rdma) ;;
+    *) die "usage: $0 stock|tuned|rdma" ;;
 esac
 PATCHDIR=$ROOT/guest-kernel-patches
 TARBALL=/usr/src/linux-source-6.12.tar.xz

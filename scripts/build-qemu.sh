@@ -84,8 +84,10 @@ rsync -rc --delete --exclude build/ --exclude tests/ --exclude bench/ --exclude 
     echo "dsmvm_dsm_lib = static_library('dsmvm-dsm', files("
     (cd "$ROOT/host/dsm" && ls -1 ./*.c | LC_ALL=C sort | sed "s|^\./\(.*\)|  '\1',|")
     echo "), include_directories: include_directories('include', '.'),"
+    echo "  dependencies: [dependency('libibverbs'), dependency('librdmacm')],"
     echo "  c_args: ['-U_GNU_SOURCE', '-Wno-missing-prototypes', '-Wno-redundant-decls'])"
     echo "dsmvm_dsm = declare_dependency(link_with: dsmvm_dsm_lib,"
+    echo "  dependencies: [dependency('libibverbs'), dependency('librdmacm')],"
     echo "  include_directories: include_directories('include'))"
 } > "$TREE/hw/dsmvm/dsm/meson.build.new"
 cmp -s "$TREE/hw/dsmvm/dsm/meson.build.new" "$TREE/hw/dsmvm/dsm/meson.build" \

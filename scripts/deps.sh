@@ -40,8 +40,9 @@ PKGS=(
     linux-source-6.12
     # guest firmware and userspace
     seabios qemu-system-data busybox-static sysbench stress-ng
-    # DSM library: USDT probes, fuzzing and sanitizer runtimes
+    # DSM library: USDT probes, fuzzing and sanitizer runtimes; the RDMA transport
     systemtap-sdt-dev clang libclang-rt-14-dev
+    libibverbs-dev librdmacm-dev ibverbs-providers rdma-core ibverbs-utils rdmacm-utils
     # tests and profiling
     linux-perf iproute2 procps psmisc python3-pexpect jq
     # make bench and dsmvm-prof plots; the HTML report rendered headless in its test

@@ -292,12 +292,17 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
                  cfg->num_nodes, DSM_MAX_NODES);
         return create_failed(NULL, EINVAL);
     }
-    if (cfg->transport != DSM_TRANSPORT_TCP && cfg->transport != DSM_TRANSPORT_SHM) {
+    if (cfg->transport != DSM_TRANSPORT_TCP && cfg->transport != DSM_TRANSPORT_SHM &&
+        cfg->transport != DSM_TRANSPORT_RDMA) {
         snprintf(err, errlen, "unknown transport %d", (int)cfg->transport);
         return create_failed(NULL, EINVAL);
     }
     if (cfg->transport == DSM_TRANSPORT_TCP && !cfg->tcp_addrs && cfg->num_nodes > 1) {
         snprintf(err, errlen, "tcp transport needs tcp_addrs");
+        return create_failed(NULL, EINVAL);
+    }
+    if (cfg->transport == DSM_TRANSPORT_RDMA && !cfg->rdma_addrs && cfg->num_nodes > 1) {
+        snprintf(err, errlen, "rdma transport needs rdma_addrs");
         return create_failed(NULL, EINVAL);
     }
     if (cfg->secret_len && !cfg->secret) {
@@ -335,11 +340,15 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
      * listen socket is not ours until this succeeds. */
     d->cfg.tcp_listen_fd = -1;
     d->cfg.tcp_addrs = NULL;
+    d->cfg.rdma_addrs = NULL;
     d->cfg.secret = NULL;
-    if (cfg->transport == DSM_TRANSPORT_TCP && cfg->tcp_addrs) {
+    /* the address list of the transport in use (d->tcp_addrs holds either) */
+    const char *const *addrs = cfg->transport == DSM_TRANSPORT_TCP ? cfg->tcp_addrs :
+                               cfg->transport == DSM_TRANSPORT_RDMA ? cfg->rdma_addrs : NULL;
+    if (addrs) {
         d->tcp_addrs = calloc((size_t)d->n, sizeof(char *));
         for (int i = 0; d->tcp_addrs && i < d->n; i++) {
-            d->tcp_addrs[i] = strdup(cfg->tcp_addrs[i] ? cfg->tcp_addrs[i] : "");
+            d->tcp_addrs[i] = strdup(addrs[i] ? addrs[i] : "");
             if (!d->tcp_addrs[i]) {
                 snprintf(err, errlen, "out of memory");
                 return create_failed(d, ENOMEM);
@@ -349,7 +358,11 @@ struct dsm *dsm_create(const struct dsm_config *cfg, const struct dsm_callbacks 
             snprintf(err, errlen, "out of memory");
             return create_failed(d, ENOMEM);
         }
-        d->cfg.tcp_addrs = (const char *const *)d->tcp_addrs;
+        if (cfg->transport == DSM_TRANSPORT_TCP) {
+            d->cfg.tcp_addrs = (const char *const *)d->tcp_addrs;
+        } else {
+            d->cfg.rdma_addrs = (const char *const *)d->tcp_addrs;
+        }
     }
     if (cfg->shm_name) {
         snprintf(d->shm_name, sizeof(d->shm_name), "%s", cfg->shm_name);
@@ -498,11 +511,21 @@ int dsm_start(struct dsm *d, char *err, size_t errlen)
     tp.io_timeout_ms = d->cfg.request_timeout_ms;
     tp.tcp_addrs = d->cfg.tcp_addrs;
     tp.tcp_listen_fd = d->cfg.tcp_listen_fd;
+    tp.rdma_addrs = d->cfg.rdma_addrs;
     tp.shm_name = d->cfg.shm_name;
     tp.shm_spin_ns = d->cfg.shm_spin_ns;
     struct dsm_transport_hooks hooks = { d, dsm_deliver, hook_peer_down, hook_log };
-    d->tr = d->cfg.transport == DSM_TRANSPORT_TCP ? dsm_transport_tcp_new(&tp, &hooks)
-                                                  : dsm_transport_shm_new(&tp, &hooks);
+    switch (d->cfg.transport) {
+    case DSM_TRANSPORT_TCP:
+        d->tr = dsm_transport_tcp_new(&tp, &hooks);
+        break;
+    case DSM_TRANSPORT_RDMA:
+        d->tr = dsm_transport_rdma_new(&tp, &hooks);
+        break;
+    default:
+        d->tr = dsm_transport_shm_new(&tp, &hooks);
+        break;
+    }
     if (!d->tr) {
         snprintf(err, errlen, "out of memory");
         return fail(ENOMEM);

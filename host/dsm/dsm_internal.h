@@ -74,7 +74,7 @@ struct dsm {
     struct dsm_callbacks cb;
     int self, n;
     char shm_name[128];
-    char **tcp_addrs;
+    char **tcp_addrs;              /* private copy of tcp_addrs or rdma_addrs */
     uint8_t *secret;
 
     struct dsm_region regions[DSM_MAX_REGIONS];

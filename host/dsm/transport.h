@@ -54,6 +54,8 @@ struct dsm_transport_params {
     /* TCP */
     const char *const *tcp_addrs;
     int tcp_listen_fd;
+    /* RDMA: "host:port" of every node (rdma_cm addresses) */
+    const char *const *rdma_addrs;
     /* SHM */
     const char *shm_name;
     unsigned shm_spin_ns;
@@ -67,6 +69,8 @@ struct dsm_transport {
 
 struct dsm_transport *dsm_transport_tcp_new(const struct dsm_transport_params *p,
                                             const struct dsm_transport_hooks *hooks);
+struct dsm_transport *dsm_transport_rdma_new(const struct dsm_transport_params *p,
+                                             const struct dsm_transport_hooks *hooks);
 struct dsm_transport *dsm_transport_shm_new(const struct dsm_transport_params *p,
                                             const struct dsm_transport_hooks *hooks);
 

@@ -210,8 +210,8 @@ def parse_cluster(text, source="cluster description", read_secret_file=True):
     try:
         c = Cluster(nodes=[])
         c.transport = get("cluster", "transport") or "tcp"
-        if c.transport not in ("tcp", "shm"):
-            raise ClusterError(f"transport must be tcp or shm, not '{c.transport}'")
+        if c.transport not in ("tcp", "shm", "rdma"):
+            raise ClusterError(f"transport must be tcp, shm or rdma, not '{c.transport}'")
         c.secret = get("cluster", "secret")
         c.secret_file = get("cluster", "secret-file")
         secret = c.secret
@@ -247,7 +247,8 @@ def parse_cluster(text, source="cluster description", read_secret_file=True):
         while len(c.nodes) < MAX_NODES and f"node{len(c.nodes)}" in groups:
             i = len(c.nodes)
             address = get(f"node{i}", "address")
-            if c.transport == "tcp" and (address is None or not _valid_address(address)):
+            if c.transport in ("tcp", "rdma") and (address is None or
+                                                   not _valid_address(address)):
                 raise ClusterError(f"[node{i}] needs address = HOST:PORT")
             spec = get(f"node{i}", "cpus")
             if spec is None:

@@ -26,7 +26,7 @@ check 'claimed by node0 and node1' "[cluster]\nsecret = 12345678\n[node0]\naddre
 check 'needs address = HOST:PORT' "[cluster]\nsecret = 12345678\n[node0]\naddress = nowhere\ncpus = 0\n"
 check 'vCPU 1 is not run by any node' "[cluster]\nsecret = 12345678\n[node0]\naddress = 127.0.0.1:1\ncpus = 0,2\n"
 check 'no gap' "[cluster]\nsecret = 12345678\n[node0]\naddress = 127.0.0.1:1\ncpus = 0\n[node2]\naddress = 127.0.0.1:2\ncpus = 1\n"
-check 'transport must be tcp or shm' "[cluster]\nsecret = 12345678\ntransport = udp\n$good"
+check 'transport must be tcp, shm or rdma' "[cluster]\nsecret = 12345678\ntransport = udp\n$good"
 check 'must run on the device node' "[cluster]\nsecret = 12345678\n[node0]\naddress = 127.0.0.1:1\ncpus = 1\n[node1]\naddress = 127.0.0.1:2\ncpus = 0\n"
 check 'no \[cluster\] section' ""
 rm -f "$dir/c.conf"

@@ -56,6 +56,19 @@ check(c.secret == "a b\tc\\d12", f"escapes in a value: {c.secret!r}")
 c = dc.parse_cluster("[cluster]\nsecret = 12345678 # not a comment\n" + GOOD)
 check(c.secret == "12345678 # not a comment", f"inline '#': {c.secret!r}")
 
+c = dc.parse_cluster("[cluster]\ntransport = rdma\nsecret = 0123456789\n"
+                     "[node0]\naddress = 10.0.2.15:7471\ncpus = 0\n"
+                     "[node1]\naddress = 10.0.2.16:7471\ncpus = 1\n")
+check(c.transport == "rdma" and c.nodes[1].address == "10.0.2.16:7471",
+      f"rdma file parsed as {c}")
+rdma_refusal = None
+try:
+    dc.parse_cluster("[cluster]\ntransport = rdma\nsecret = 0123456789\n[node0]\ncpus = 0\n")
+except dc.ClusterError as e:
+    rdma_refusal = str(e)
+check(rdma_refusal is not None and rdma_refusal.endswith("[node0] needs address = HOST:PORT"),
+      f"rdma without an address: {rdma_refusal}")
+
 with tempfile.TemporaryDirectory() as d:
     # Written files parse back to the same cluster; the secret file is read.
     secret = os.path.join(d, "a dir, with comma", "secret")
@@ -116,7 +129,7 @@ refused(S + "[node0]\naddress = :80\ncpus = 0\n", r"needs address = HOST:PORT")
 refused(S + "[node0]\naddress = 127.0.0.1:1\ncpus = 0,2\n", "vCPU 1 is not run by any node")
 refused(S + "[node0]\naddress = 127.0.0.1:1\ncpus = 0\n[node2]\naddress = 127.0.0.1:2\ncpus = 1\n",
         "no gap")
-refused(S + "transport = udp\n" + GOOD, "transport must be tcp or shm, not 'udp'")
+refused(S + "transport = udp\n" + GOOD, "transport must be tcp, shm or rdma, not 'udp'")
 refused(S + "[node0]\naddress = 127.0.0.1:1\ncpus = 1\n[node1]\naddress = 127.0.0.1:2\ncpus = 0\n",
         r"vCPU 0 \(the boot CPU\) must run on the device node")
 refused("", r"no \[cluster\] section")

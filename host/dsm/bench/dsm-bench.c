@@ -9,13 +9,20 @@
  * measures both floor components in the same rounds, interleaved, so load
  * from elsewhere on the machine affects floor and faults alike.
  *
- *   dsm-bench [--nodes N] [--pages P] [--transport tcp|shm|both]
- *             [--spin-ns NS] [--json]
+ *   dsm-bench [--nodes N] [--pages P] [--transport tcp|shm|rdma|both]
+ *             [--rdma-addr IP] [--spin-ns NS] [--json]
+ *
+ * both = tcp and shm.  rdma: nodes listen on --rdma-addr IP, an address of
+ * an RDMA device's interface (default, as dsm-testdrv's: the first IPv4
+ * address of an interface that is up and not loopback).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <linux/userfaultfd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -165,6 +172,29 @@ static void barrier(struct dsm *d, int node)
     }
 }
 
+#define NTRANSPORTS 3
+
+static const char *rdma_addr;
+
+static const char *default_rdma_addr(char *buf, size_t len)
+{
+    struct ifaddrs *ifa, *i;
+    snprintf(buf, len, "10.0.2.15");
+    if (getifaddrs(&ifa) < 0) {
+        return buf;
+    }
+    for (i = ifa; i; i = i->ifa_next) {
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
+            !(i->ifa_flags & IFF_LOOPBACK)) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+                      (socklen_t)len);
+            break;
+        }
+    }
+    freeifaddrs(ifa);
+    return buf;
+}
+
 static int node_main(int node, int nodes, const char *transport, const char *addrs_csv,
                      int listen_fd, const char *shm_name, size_t pages, int result_fd)
 {
@@ -185,6 +215,10 @@ static int node_main(int node, int nodes, const char *transport, const char *add
         cfg.transport = DSM_TRANSPORT_TCP;
         cfg.tcp_addrs = addrv;
         cfg.tcp_listen_fd = listen_fd;
+    } else if (!strcmp(transport, "rdma")) {
+        cfg.transport = DSM_TRANSPORT_RDMA;
+        cfg.rdma_addrs = addrv;
+        close(listen_fd);   /* only reserved a port number */
     } else {
         cfg.transport = DSM_TRANSPORT_SHM;
         cfg.shm_name = shm_name;
@@ -291,11 +325,14 @@ static int listen_any(int *port)
 static int run_transport(const char *transport, int nodes, size_t pages, struct result *out)
 {
     int lfd[DSM_MAX_NODES], port;
-    char addrs[DSM_MAX_NODES * 24] = "";
+    char addrs[DSM_MAX_NODES * 72] = "";
+    int rdma = !strcmp(transport, "rdma");
     for (int i = 0; i < nodes; i++) {
+        /* rdma: a port free here is as free in the rdma_cm port space */
         lfd[i] = listen_any(&port);
-        char one[32];
-        snprintf(one, sizeof(one), "%s127.0.0.1:%d", i ? "," : "", port);
+        char one[72];
+        snprintf(one, sizeof(one), "%s%s:%d", i ? "," : "", rdma ? rdma_addr : "127.0.0.1",
+                 port);
         strcat(addrs, one);
     }
     char shm_name[64];
@@ -347,7 +384,8 @@ int main(int argc, char **argv)
     const char *which = "both";
     static const struct option lo[] = {
         { "nodes", 1, 0, 'N' }, { "pages", 1, 0, 'p' }, { "transport", 1, 0, 'x' },
-        { "spin-ns", 1, 0, 's' }, { "json", 0, 0, 'j' }, { 0, 0, 0, 0 },
+        { "spin-ns", 1, 0, 's' }, { "json", 0, 0, 'j' }, { "rdma-addr", 1, 0, 'A' },
+        { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -357,9 +395,11 @@ int main(int argc, char **argv)
         case 'x': which = optarg; break;
         case 's': spin_ns = atol(optarg); break;
         case 'j': json = 1; break;
+        case 'A': rdma_addr = optarg; break;
         default:
             fprintf(stderr, "usage: dsm-bench [--nodes N] [--pages P] "
-                    "[--transport tcp|shm|both] [--spin-ns NS] [--json]\n");
+                    "[--transport tcp|shm|rdma|both] [--rdma-addr IP] [--spin-ns NS] "
+                    "[--json]\n");
             return 2;
         }
     }
@@ -381,11 +421,16 @@ int main(int argc, char **argv)
         }
         free(lat);
     }
-    const char *names[2] = { "tcp", "shm" };
-    struct result r[2];
-    int have[2] = { 0, 0 }, rc = 0;
-    for (int t = 0; t < 2; t++) {
-        if (strcmp(which, "both") && strcmp(which, names[t])) {
+    char rdma_addr_buf[64];
+    if (!rdma_addr) {
+        rdma_addr = default_rdma_addr(rdma_addr_buf, sizeof(rdma_addr_buf));
+    }
+    const char *names[NTRANSPORTS] = { "tcp", "shm", "rdma" };
+    struct result r[NTRANSPORTS];
+    int have[NTRANSPORTS] = { 0, 0, 0 }, rc = 0;
+    for (int t = 0; t < NTRANSPORTS; t++) {
+        int in_both = t < 2;
+        if (!(in_both && !strcmp(which, "both")) && strcmp(which, names[t])) {
             continue;
         }
         if (run_transport(names[t], nodes, pages, &r[t]) < 0) {
@@ -408,7 +453,7 @@ int main(int argc, char **argv)
         printf("{\"nodes\": %d, \"samples\": %zu, \"cpus\": %ld, \"loadavg\": %.2f, "
                "\"uffd_rtt_standalone_us\": {\"median\": %.2f, \"p99\": %.2f}", nodes, pages,
                cpus, load, solo.median_us, solo.p99_us);
-        for (int t = 0; t < 2; t++) {
+        for (int t = 0; t < NTRANSPORTS; t++) {
             if (!have[t]) {
                 continue;
             }
@@ -434,7 +479,7 @@ int main(int argc, char **argv)
            "trip (small request, 4 KiB reply); measured by node 0 interleaved with the faults\n");
     printf("%-4s %15s %15s %15s %15s %6s %s\n", "", "uffd med/p99", "rtt4K med/p99",
            "read med/p99", "write med/p99", "floor", "read/floor");
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < NTRANSPORTS; t++) {
         if (!have[t]) {
             continue;
         }
@@ -448,7 +493,7 @@ int main(int argc, char **argv)
     }
     printf("uffd round trip in a fresh idle process: median %.1f p99 %.1f; with it as the uffd\n"
            "part of the floor:", solo.median_us, solo.p99_us);
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < NTRANSPORTS; t++) {
         if (have[t]) {
             double floor = solo.median_us + r[t].rtt.median_us;
             printf(" %s floor %.1f, read/floor %.2fx;", names[t], floor,

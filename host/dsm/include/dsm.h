@@ -41,7 +41,9 @@
  *                       itself; it also notices failed peers and request
  *                       timeouts (every 100 ms) and reports them.
  *   the receive thread  one per instance, none with one node (TCP: epoll
- *                       over every peer socket; shm: drains every ring):
+ *                       over every peer socket; shm: drains every ring;
+ *                       RDMA: polls every completion queue, then blocks
+ *                       on their completion channels):
  *                       handles each protocol message as it arrives, and
  *                       hands application messages to app_message.
  * Protocol state is protected by one mutex per instance, "the DSM lock".
@@ -106,6 +108,7 @@ struct dsm;
 enum dsm_transport_kind {
     DSM_TRANSPORT_TCP = 0,
     DSM_TRANSPORT_SHM = 1,
+    DSM_TRANSPORT_RDMA = 2,        /* RC queue pairs over libibverbs + librdmacm */
 };
 
 enum dsm_policy {
@@ -150,6 +153,12 @@ struct dsm_config {
      * tcp_addrs[node_id] (-1 = none).  Ownership passes to the library
      * when dsm_create() succeeds. */
     int tcp_listen_fd;
+    /* RDMA: "host:port" of every node, indexed by node id: an IP address
+     * of the RDMA device (RoCE: its netdev; InfiniBand: IPoIB) and a port
+     * of the rdma_cm port space; the device is the one rdma_cm routes that
+     * address to.  Registers about 0.5 MiB of buffers per peer (locked
+     * memory: ulimit -l). */
+    const char *const *rdma_addrs;
     /* SHM: name of the shared file under /dev/shm (same for all nodes). */
     const char *shm_name;
     /* SHM: how long a receiver spins before sleeping on its futex (ns). */
@@ -204,7 +213,7 @@ void dsm_config_init(struct dsm_config *cfg);
  * Copies *cfg with the addresses, name and secret it points to, and *cb
  * (cb may be NULL: no callbacks); opens the userfaultfd.  No thread is started and nothing is sent.
  * Returns the instance, or NULL with a message in err and errno set:
- * EINVAL (bad node id or count, transport, missing tcp_addrs, secret_len
+ * EINVAL (bad node id or count, transport, missing tcp_addrs or rdma_addrs, secret_len
  * without secret), ENOMEM, or the error of userfaultfd() (e.g. EPERM
  * without CAP_SYS_PTRACE) or eventfd().
  * Any thread; no lock; does not block.
@@ -248,6 +257,8 @@ int dsm_add_region_home(struct dsm *d, void *base, size_t size, int home);
  * come within connect_timeout_ms), -ECONNREFUSED (a peer was refused or
  * refused this node: another secret, protocol version, node count or
  * region sizes), -ECONNRESET (a shm peer went away during the handshake),
+ * -ENODEV (rdma transport: no RDMA device, message "no RDMA device found
+ * (rdma_cm: ...)", or none has this node's address),
  * -ENOMEM, or a system call's error (bind(), userfaultfd registration:
  * -EOPNOTSUPP when the memory cannot be write-protected).  After a failure
  * only dsm_destroy() may be called.

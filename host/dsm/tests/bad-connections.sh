@@ -1,5 +1,5 @@
 #!/bin/sh
-# bad-connections.sh BIN_DIR [tcp-cluster|tcp-timeout]
+# bad-connections.sh BIN_DIR [tcp-cluster|tcp-timeout|shm|rdma [IP]]
 #
 # tcp-cluster: node 0 of 3 starts and node 2 joins it; dsm-badconn sends
 #   node 0 100 connections that must be refused (30 garbage, 10 silent,
@@ -17,11 +17,20 @@
 #   versions, 3 other secrets, 3 that exit mid-handshake, 1 silent for longer
 #   than the handshake deadline); node 0 must log each, by kind, and keep
 #   waiting; then the real node 1 attaches and the mixed test passes.
+# rdma: as tcp-cluster, over RDMA (needs an RDMA device; IP: an address of
+#   its interface, default the first IPv4 address of an interface that is up
+#   and not loopback).  Node 0 of 3 starts and node 2 joins it; dsm-badconn
+#   --transport rdma sends node 0's rdma_cm port 40 connections that must be
+#   refused (10 garbage, 5 raw frames with no valid header, 5 silent, 5
+#   wrong secret, 5 wrong version, 5 wrong layout, 5 claiming node 2); node
+#   0's log must name each, by kind; then node 1 joins during a flood of
+#   silent connections and the mixed test passes on all three nodes.
 #
 # Time limits: every wait below is bounded; run-tests.sh adds 300 s overall.
 set -u
 BIN=${1:?bin dir}
 MODE=${2:-tcp-cluster}
+RDMA_IP=${3:-}
 OUT=$(mktemp -d /tmp/dsm-badconn.XXXXXX)
 pids=""
 cleanup() {
@@ -51,6 +60,65 @@ node() {   # node ID NODES TIMEOUT_MS
     eval "pid$1=$!"
 }
 bad() { "$BIN/dsm-badconn" --addr "$A0" "$@"; }
+
+if [ "$MODE" = rdma ]; then
+    IP=${RDMA_IP:-$("$BIN/dsm-badconn" --default-rdma-addr)}
+    R0=$IP:$1 R1=$IP:$2 R2=$IP:$3
+    rnode() {   # node ID
+        "$BIN/dsm-test-node" --node "$1" --nodes 3 --threads 1 --test mixed --transport rdma \
+            --addrs "$R0,$R1,$R2" --connect-timeout 120000 --verbose 2>"$OUT/node$1.log" &
+        pids="$pids $!"
+        eval "pid$1=$!"
+    }
+    rbad() { "$BIN/dsm-badconn" --transport rdma --addr "$R0" "$@"; }
+    rnode 0
+    rnode 2
+    wait_for "$OUT/node0.log" "node 2 connected over RDMA from" 1 60 || fail "node 2 never got in"
+    rbad --kind silent --count 5 --parallel 5 >"$OUT/silent.out" 2>&1 &
+    silent=$!
+    sleep 0.5
+    rbad --kind garbage --count 10 --parallel 5 || fail "garbage"
+    rbad --kind frame --count 5 --parallel 5 || fail "raw frames"
+    rbad --kind secret --count 5 --parallel 5 --claim 1 || fail "wrong secret"
+    rbad --kind version --count 5 --parallel 5 --claim 1 || fail "wrong version"
+    rbad --kind cluster --count 5 --parallel 5 --claim 1 || fail "wrong cluster"
+    rbad --kind dup --count 5 --parallel 5 --claim 2 --secret test-secret || fail "duplicate id"
+    wait "$silent" || { cat "$OUT/silent.out"; fail "silent"; }
+    wait_for "$OUT/node0.log" "refused RDMA connection from" 40 30 || fail "node 0 logged fewer than 40"
+    cp "$OUT/node0.log" "$OUT/phase1.log"
+    count() { grep -c -E "refused RDMA connection from [^ ]+: .*($1)" "$OUT/phase1.log"; }
+    ok=1
+    check() {
+        got=$(count "$2")
+        printf '  %-8s %3d refused (want %d)\n' "$1" "$got" "$3"
+        [ "$got" -eq "$3" ] || ok=0
+    }
+    echo "node 0 refused, by kind:"
+    check garbage "not a dsm hello" 10
+    check frame "malformed frame" 5
+    check silent "timed out: no hello in time" 5
+    check secret "authentication of node 1 failed: cluster secret differs" 5
+    check version "protocol version differs" 5
+    check cluster "number of nodes differs|size of region 0 differs" 5
+    check dup "node 2 is already connected" 5
+    total=$(grep -c "refused RDMA connection from" "$OUT/phase1.log")
+    echo "  total    $total (want 40)"
+    [ "$ok" -eq 1 ] && [ "$total" -eq 40 ] || fail "rejections by kind differ"
+    rbad --kind silent --parallel 20 --duration-ms 6000 >"$OUT/flood.out" 2>&1 &
+    f1=$!
+    sleep 1
+    rnode 1
+    wait_for "$OUT/node0.log" "node 1 connected over RDMA from" 1 60 || fail "node 1 never got in"
+    wait "$f1" || { cat "$OUT/flood.out"; fail "flood: a silent connection was kept"; }
+    cat "$OUT/flood.out"
+    for i in 0 1 2; do
+        eval "p=\$pid$i"
+        wait "$p" || fail "node $i exit status $?"
+    done
+    grep "node 0:" "$OUT/node0.log" | tail -n 2
+    echo "PASS: 40 bad RDMA connections refused by kind; node 1 got in during a flood; mixed test passed"
+    exit 0
+fi
 
 if [ "$MODE" = shm ]; then
     NAME=dsm-badconn-$$

@@ -1,8 +1,10 @@
 /* badconn.c - sends a node's listening port connections that must be refused.
  *
  *   dsm-badconn --addr HOST:PORT --kind KIND [--count N] [--parallel P]
- *               [--claim ID] [--secret S] [--duration-ms D]
+ *               [--claim ID] [--secret S] [--duration-ms D] [--transport rdma]
  *   dsm-badconn --free-ports N          prints N free loopback ports
+ *   dsm-badconn --default-rdma-addr     prints the first IPv4 address of an
+ *                                       interface that is up, not loopback
  *
  * Kinds: garbage (4 KiB of random bytes), silent (connects, sends nothing),
  * secret (a full handshake with another secret), version (a hello of
@@ -11,6 +13,10 @@
  * node that is already connected: --claim), self (the same, claiming the
  * listener's own node id).  Hellos copy the listener's own
  * layout from the hello it sends first, so they fail for one reason only.
+ * With --transport rdma the same connections go to the node's rdma_cm
+ * port, the bytes carried in handshake frames (rdma_wire.h) over an RC
+ * queue pair; one more kind there, frame: a 4 KiB frame of random bytes
+ * (no valid frame header).
  *
  * Each connection checks, from this side, that the node refused it in the
  * expected way and then closed it (within 30 s).  With --duration-ms the
@@ -21,6 +27,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -35,6 +44,7 @@
 #include <unistd.h>
 
 #include "handshake.h"
+#include "transport_rdma.h"
 
 #define CLOSE_WAIT_MS 30000
 
@@ -44,6 +54,7 @@ static struct {
     const char *secret;
     int count, parallel, claim;
     long duration_ms;
+    int rdma;
 } opt = { .count = 1, .parallel = 1, .claim = 1, .secret = "test-secret" };
 
 static struct addrinfo *g_ai;
@@ -57,7 +68,59 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int connect_node(void)
+/* A connection to the node: a TCP socket, or an RDMA connection. */
+struct bconn {
+    int fd;
+    struct rdma_conn *rc;
+};
+
+static int connect_tcp(void);
+
+static int connect_rdma(struct bconn *bc)
+{
+    char why[256];
+    for (int i = 0; i < (g_until ? 1 : 3000); i++) {
+        int rc = rdma_dial(opt.addr, now_ms() + 5000, &bc->rc, why, sizeof(why));
+        if (rc == 0) {
+            return 0;
+        }
+        if (rc != DSM_HS_LOST) {
+            fprintf(stderr, "rdma: %s\n", why);
+            errno = -rc;
+            return -1;
+        }
+        /* rejected: not listening (yet, or any more) */
+        errno = ECONNREFUSED;
+        if (g_until) {
+            break;
+        }
+        usleep(20000);
+    }
+    return -1;
+}
+
+static int connect_node(struct bconn *bc)
+{
+    bc->fd = -1;
+    bc->rc = NULL;
+    if (opt.rdma) {
+        return connect_rdma(bc);
+    }
+    bc->fd = connect_tcp();
+    return bc->fd < 0 ? -1 : 0;
+}
+
+static void close_conn(struct bconn *bc)
+{
+    if (bc->rc) {
+        rdma_disconnect(bc->rc->id);
+        rdma_conn_free(bc->rc);
+    } else {
+        close(bc->fd);
+    }
+}
+
+static int connect_tcp(void)
 {
     /* the node may still be starting; a flood ends when the node stops listening */
     for (int i = 0; i < (g_until ? 1 : 3000); i++) {
@@ -79,14 +142,23 @@ static int connect_node(void)
     return -1;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
+static int send_all(struct bconn *bc, const void *buf, size_t len)
 {
-    return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+    if (bc->rc) {
+        bc->rc->hs_deadline = now_ms() + CLOSE_WAIT_MS;
+        return rdma_hs_send(bc->rc, buf, len);
+    }
+    return send(bc->fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
-static int recv_all(int fd, void *buf, size_t len)
+static int recv_all(struct bconn *bc, void *buf, size_t len)
 {
+    int fd = bc->fd;
     uint8_t *p = buf;
+    if (bc->rc) {
+        bc->rc->hs_deadline = now_ms() + CLOSE_WAIT_MS;
+        return rdma_hs_recv(bc->rc, buf, len) ? -1 : 0;
+    }
     while (len) {
         struct pollfd pfd = { fd, POLLIN, 0 };
         if (poll(&pfd, 1, CLOSE_WAIT_MS) <= 0) {
@@ -103,10 +175,24 @@ static int recv_all(int fd, void *buf, size_t len)
 }
 
 /* 0 once the node closed the connection (EOF or reset), -1 if it kept it. */
-static int wait_closed(int fd)
+static int wait_closed(struct bconn *bc)
 {
+    int fd = bc->fd;
     uint8_t buf[4096];
     long long end = now_ms() + CLOSE_WAIT_MS;
+    if (bc->rc) {
+        /* until the node disconnects: the queue pair fails or rdma_cm says so */
+        bc->rc->hs_deadline = end;
+        for (;;) {
+            int rc = rdma_hs_recv(bc->rc, buf, 1);
+            if (rc == DSM_HS_IO_CLOSED) {
+                return 0;
+            }
+            if (rc == DSM_HS_IO_TIMEOUT) {
+                return -1;
+            }
+        }
+    }
     for (;;) {
         long long left = end - now_ms();
         struct pollfd pfd = { fd, POLLIN, 0 };
@@ -122,14 +208,14 @@ static int wait_closed(int fd)
 /* The handshake I/O for dsm_handshake(): the listener's hello, read
  * already, is handed out first. */
 struct replay {
-    int fd;
+    struct bconn *bc;
     const struct dsm_hello *first;
     int used;
 };
 
 static int replay_send(void *o, const void *b, size_t n)
 {
-    return send_all(((struct replay *)o)->fd, b, n);
+    return send_all(((struct replay *)o)->bc, b, n);
 }
 
 static int replay_recv(void *o, void *b, size_t n)
@@ -140,7 +226,7 @@ static int replay_recv(void *o, void *b, size_t n)
         memcpy(b, r->first, n);
         return 0;
     }
-    return recv_all(r->fd, b, n) ? DSM_HS_IO_CLOSED : 0;
+    return recv_all(r->bc, b, n) ? DSM_HS_IO_CLOSED : 0;
 }
 
 static void params_from(const struct dsm_hello *h, struct dsm_hs_params *p, const char *secret)
@@ -158,7 +244,7 @@ static void params_from(const struct dsm_hello *h, struct dsm_hs_params *p, cons
 
 /* A hello that differs from a correct one in one field; the node must
  * answer with a refusal naming `expect`. */
-static int bad_hello(int fd, const struct dsm_hello *theirs, int variant)
+static int bad_hello(struct bconn *bc, const struct dsm_hello *theirs, int variant)
 {
     struct dsm_hello mine = *theirs;
     struct dsm_auth auth;
@@ -178,8 +264,8 @@ static int bad_hello(int fd, const struct dsm_hello *theirs, int variant)
         expect = "size of region 0 differs";
     }
     memset(&auth, 0, sizeof(auth));   /* what a refused peer still sends */
-    if (send_all(fd, &mine, sizeof(mine)) < 0 || send_all(fd, &auth, sizeof(auth)) < 0 ||
-        recv_all(fd, &auth, sizeof(auth)) < 0) {
+    if (send_all(bc, &mine, sizeof(mine)) < 0 || send_all(bc, &auth, sizeof(auth)) < 0 ||
+        recv_all(bc, &auth, sizeof(auth)) < 0) {
         fprintf(stderr, "%s: no refusal from the node\n", opt.kind);
         return -1;
     }
@@ -192,40 +278,69 @@ static int bad_hello(int fd, const struct dsm_hello *theirs, int variant)
     return 0;
 }
 
+/* A frame whose header is random bytes, posted as it is. */
+static int send_raw_frame(struct rdma_conn *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int rc = -1;
+    if (c->nfree) {
+        unsigned slot = c->free_slots[--c->nfree];
+        uint8_t *buf = rdma_send_buf(c, slot);
+        if (getrandom(buf, 4096, 0) == 4096) {
+            struct ibv_sge sge = { (uintptr_t)buf, 4096, c->mr->lkey };
+            struct ibv_send_wr wr, *bad;
+            memset(&wr, 0, sizeof(wr));
+            wr.wr_id = RDMA_WR_SEND | slot;
+            wr.sg_list = &sge;
+            wr.num_sge = 1;
+            wr.opcode = IBV_WR_SEND;
+            wr.send_flags = IBV_SEND_SIGNALED;
+            rc = ibv_post_send(c->id->qp, &wr, &bad) ? -1 : 0;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
 static int one_connection(int i)
 {
-    int fd = connect_node(), rc = 0;
+    struct bconn conn, *bc = &conn;
+    int got_conn = connect_node(&conn) == 0, rc = 0;
     /* A flood ends when the node closes its listener: refused, or reset when
      * the close caught this connection half-way through its handshake. */
-    if (fd < 0 && g_until && (errno == ECONNREFUSED || errno == ECONNRESET)) {
+    if (!got_conn && g_until && (errno == ECONNREFUSED || errno == ECONNRESET)) {
         atomic_store(&g_listener_gone, 1);
         return 0;
     }
-    if (fd < 0) {
+    if (!got_conn) {
         fprintf(stderr, "cannot connect to %s: %s\n", opt.addr, strerror(errno));
         return -1;
     }
-    if (!strcmp(opt.kind, "garbage")) {
+    if (!strcmp(opt.kind, "frame")) {
+        if (!conn.rc || send_raw_frame(conn.rc) < 0) {
+            rc = -1;
+        }
+    } else if (!strcmp(opt.kind, "garbage")) {
         uint8_t junk[4096];
         if (getrandom(junk, sizeof(junk), 0) < 0) {
             rc = -1;
         }
-        send_all(fd, junk, sizeof(junk));   /* the node may close before reading it all */
+        send_all(bc, junk, sizeof(junk));   /* the node may close before reading it all */
     } else if (strcmp(opt.kind, "silent")) {
         struct dsm_hello theirs;
-        if (recv_all(fd, &theirs, sizeof(theirs)) < 0) {
+        if (recv_all(bc, &theirs, sizeof(theirs)) < 0) {
             fprintf(stderr, "%s: no hello from the node\n", opt.kind);
-            close(fd);
+            close_conn(bc);
             return -1;
         }
         if (!strcmp(opt.kind, "version") || !strcmp(opt.kind, "cluster")) {
-            rc = bad_hello(fd, &theirs, i);
+            rc = bad_hello(bc, &theirs, i);
         } else {
             int right_secret = !strcmp(opt.kind, "dup") || !strcmp(opt.kind, "self");
             const char *expect = !strcmp(opt.kind, "dup") ? "already connected" :
                                  !strcmp(opt.kind, "self") ? "claims node id" : "secret differs";
             struct dsm_hs_params p;
-            struct replay r = { fd, &theirs, 0 };
+            struct replay r = { bc, &theirs, 0 };
             struct dsm_hs_io io = { .opaque = &r, .send = replay_send, .recv = replay_recv };
             char err[256];
             if (!strcmp(opt.kind, "self")) {
@@ -240,11 +355,11 @@ static int one_connection(int i)
             }
         }
     }
-    if (wait_closed(fd) < 0) {
+    if (wait_closed(bc) < 0) {
         fprintf(stderr, "%s: the node kept the connection open\n", opt.kind);
         rc = -1;
     }
-    close(fd);
+    close_conn(bc);
     return rc;
 }
 
@@ -261,6 +376,26 @@ static void *worker(void *arg)
             atomic_fetch_add(rc ? &g_bad : &g_ok, 1);
         }
     }
+}
+
+/* The first IPv4 address of an interface that is up and not loopback. */
+static int print_default_rdma_addr(void)
+{
+    struct ifaddrs *ifa, *i;
+    char buf[INET_ADDRSTRLEN] = "10.0.2.15";
+    if (getifaddrs(&ifa) == 0) {
+        for (i = ifa; i; i = i->ifa_next) {
+            if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
+                !(i->ifa_flags & IFF_LOOPBACK)) {
+                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+                          sizeof(buf));
+                break;
+            }
+        }
+        freeifaddrs(ifa);
+    }
+    printf("%s\n", buf);
+    return 0;
 }
 
 static int free_ports(int n)
@@ -288,7 +423,8 @@ int main(int argc, char **argv)
     static const struct option lo[] = {
         { "addr", 1, 0, 'a' }, { "kind", 1, 0, 'k' }, { "count", 1, 0, 'n' },
         { "parallel", 1, 0, 'p' }, { "claim", 1, 0, 'c' }, { "secret", 1, 0, 's' },
-        { "duration-ms", 1, 0, 'd' }, { "free-ports", 1, 0, 'f' }, { 0, 0, 0, 0 },
+        { "duration-ms", 1, 0, 'd' }, { "free-ports", 1, 0, 'f' }, { "transport", 1, 0, 'x' },
+        { "default-rdma-addr", 0, 0, 'A' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -301,22 +437,33 @@ int main(int argc, char **argv)
         case 's': opt.secret = optarg; break;
         case 'd': opt.duration_ms = atol(optarg); break;
         case 'f': return free_ports(atoi(optarg));
+        case 'A': return print_default_rdma_addr();
+        case 'x':
+            if (strcmp(optarg, "tcp") && strcmp(optarg, "rdma")) {
+                fprintf(stderr, "dsm-badconn: --transport tcp|rdma\n");
+                return 2;
+            }
+            opt.rdma = !strcmp(optarg, "rdma");
+            break;
         default: return 2;
         }
     }
     static const char *kinds[] = { "garbage", "silent", "secret", "version", "cluster", "dup",
-                                   "self" };
+                                   "self", "frame" };
     int known = 0;
     for (size_t i = 0; opt.kind && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         known |= !strcmp(opt.kind, kinds[i]);
+    }
+    if (opt.kind && !strcmp(opt.kind, "frame") && !opt.rdma) {
+        known = 0;
     }
     char host[256];
     const char *colon = opt.addr ? strrchr(opt.addr, ':') : NULL;
     if (!known || !colon || (size_t)(colon - opt.addr) >= sizeof(host) || opt.parallel < 1 ||
         opt.parallel > 256) {
         fprintf(stderr, "usage: dsm-badconn --addr HOST:PORT --kind garbage|silent|secret|"
-                "version|cluster|dup|self [--count N] [--parallel P] [--claim ID] [--secret S] "
-                "[--duration-ms D]\n");
+                "version|cluster|dup|self|frame [--count N] [--parallel P] [--claim ID] [--secret S] "
+                "[--duration-ms D] [--transport tcp|rdma]\n");
         return 2;
     }
     memcpy(host, opt.addr, (size_t)(colon - opt.addr));

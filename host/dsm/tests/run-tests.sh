@@ -62,6 +62,27 @@ multi release mixed shm 3 1 --bad-secret
 run "release bad connections tcp" sh tests/bad-connections.sh "$B/release" tcp-cluster
 run "release connect timeout tcp" sh tests/bad-connections.sh "$B/release" tcp-timeout
 run "release bad participants shm" sh tests/bad-connections.sh "$B/release" shm
+# RDMA: without a device (no rdma_rxe or NIC here) a node fails at start with a clear
+# message; with one, the tests above run over it too (soft-RoCE VM:
+# tests/integration/rdma-vm.sh)
+if [ -n "$(ls /sys/class/infiniband 2>/dev/null)" ]; then
+    RDMA_IP=${DSM_TEST_RDMA_ADDR:-$("$B/release/dsm-badconn" --default-rdma-addr)}
+    for n in 2 3 4; do
+        multi release mixed rdma $n 2 --rdma-addr "$RDMA_IP"
+    done
+    multi release resident rdma 2 1 --rdma-addr "$RDMA_IP"
+    multi release failure rdma 3 1 --kill-last --rdma-addr "$RDMA_IP"
+    multi release mixed rdma 2 1 --bad-secret --rdma-addr "$RDMA_IP"
+    run "release bad connections rdma" sh tests/bad-connections.sh "$B/release" rdma "$RDMA_IP"
+    multi asan mixed rdma 3 2 --rdma-addr "$RDMA_IP"
+    multi tsan mixed rdma 2 2 --rdma-addr "$RDMA_IP"
+else
+    run "release rdma without a device fails with a clear message" sh -c '
+        out=$("$0" --transport rdma --nodes 2 --timeout 30 2>&1) && exit 1
+        echo "$out"
+        [ "$(echo "$out" | grep -c "dsm_start: no RDMA device found (rdma_cm: ")" -eq 2 ]' \
+        "$B/release/dsm-testdrv"
+fi
 # no peer_failed callback: the library's default prints the reason and exits 1
 multi release failure tcp 3 1 --kill-last --default-handler
 multi release failure shm 3 1 --kill-last --default-handler

@@ -475,14 +475,19 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
     cfg.log_level = opt.verbose ? DSM_LOG_INFO : DSM_LOG_WARN;
     cfg.read_ahead_pages = opt.read_ahead;
     const char *addrv[DSM_MAX_NODES];
-    if (!strcmp(opt.transport, "tcp")) {
-        cfg.transport = DSM_TRANSPORT_TCP;
+    if (!strcmp(opt.transport, "tcp") || !strcmp(opt.transport, "rdma")) {
         int n = 0;
         for (char *s = strtok(opt.addrs, ","); s && n < DSM_MAX_NODES; s = strtok(NULL, ",")) {
             addrv[n++] = s;
         }
-        cfg.tcp_addrs = addrv;
-        cfg.tcp_listen_fd = opt.listen_fd;
+        if (!strcmp(opt.transport, "tcp")) {
+            cfg.transport = DSM_TRANSPORT_TCP;
+            cfg.tcp_addrs = addrv;
+            cfg.tcp_listen_fd = opt.listen_fd;
+        } else {
+            cfg.transport = DSM_TRANSPORT_RDMA;
+            cfg.rdma_addrs = addrv;
+        }
     } else {
         cfg.transport = DSM_TRANSPORT_SHM;
         cfg.shm_name = opt.shm_name;
@@ -796,7 +801,7 @@ int main(int argc, char **argv)
     }
     if (!opt.test || !opt.transport || opt.nodes < 1 || opt.threads < 1 || opt.threads > 64) {
         fprintf(stderr, "usage: dsm-test-node --node I --nodes N --test mixed|resident|failure "
-                "--transport tcp|shm [--addrs A,B,..] [--listen-fd FD] [--shm-name NAME]\n");
+                "--transport tcp|shm|rdma [--addrs A,B,..] [--listen-fd FD] [--shm-name NAME]\n");
         return 2;
     }
     if (!strcmp(opt.test, "mixed")) {

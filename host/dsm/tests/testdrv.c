@@ -4,11 +4,20 @@
  * children are SIGKILLed.  With --kill-last, waits for node 0 to report
  * "pages held" on a pipe, SIGKILLs the last node, and checks that every
  * other node reports the failure (exit 42) within --fail-limit seconds.
+ *
+ * --transport tcp (default): nodes listen on 127.0.0.1, on sockets bound
+ * here and passed down.  --transport rdma: nodes listen on --rdma-addr IP
+ * (default: the first IPv4 address of an interface that is up and not
+ * loopback, e.g. eth0 carrying a soft-RoCE device), each on a port found
+ * free here.  --transport shm: one file under /dev/shm.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -43,19 +52,68 @@ static int listen_any(int *port)
     return fd;
 }
 
+/* A port no socket uses now on addr (the rdma_cm port space is separate,
+ * but as empty): bound and read back; *hold keeps it until every node's
+ * port is picked, so that no two are the same. */
+static int free_port(const char *addr, int *hold)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t len = sizeof(a);
+    if (inet_pton(AF_INET, addr, &a.sin_addr) != 1) {
+        fprintf(stderr, "dsm-testdrv: --rdma-addr %s is not an IPv4 address\n", addr);
+        exit(2);
+    }
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        /* not a local address: take any free port */
+        a.sin_addr.s_addr = htonl(INADDR_ANY);
+        a.sin_port = 0;
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+            perror("bind");
+            exit(1);
+        }
+    }
+    *hold = fd;
+    return ntohs(a.sin_port);
+}
+
+/* The first IPv4 address of an interface that is up and not loopback. */
+static const char *default_rdma_addr(char *buf, size_t len)
+{
+    struct ifaddrs *ifa, *i;
+    snprintf(buf, len, "10.0.2.15");
+    if (getifaddrs(&ifa) < 0) {
+        return buf;
+    }
+    for (i = ifa; i; i = i->ifa_next) {
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
+            !(i->ifa_flags & IFF_LOOPBACK)) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+                      (socklen_t)len);
+            break;
+        }
+    }
+    freeifaddrs(ifa);
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     int nodes = 2, threads = 2, kill_last = 0, verbose = 0, default_handler = 0;
     int expect_exit = EXIT_PEER_FAILED, bad_secret = 0, homed = 0;
     const char *read_ahead = NULL;
     double timeout = 120, fail_limit = 5;
-    const char *test = "mixed", *transport = "tcp", *node_bin = NULL;
+    const char *test = "mixed", *transport = "tcp", *node_bin = NULL, *rdma_addr = NULL;
+    char rdma_addr_buf[64];
     static const struct option lo[] = {
         { "nodes", 1, 0, 'N' }, { "threads", 1, 0, 't' }, { "test", 1, 0, 'T' },
         { "transport", 1, 0, 'x' }, { "timeout", 1, 0, 'o' }, { "node-bin", 1, 0, 'b' },
         { "kill-last", 0, 0, 'k' }, { "fail-limit", 1, 0, 'f' }, { "verbose", 0, 0, 'v' },
         { "default-handler", 0, 0, 'D' }, { "bad-secret", 0, 0, 'B' },
-        { "homed", 0, 0, 'H' }, { "read-ahead", 1, 0, 'R' }, { 0, 0, 0, 0 },
+        { "homed", 0, 0, 'H' }, { "read-ahead", 1, 0, 'R' }, { "rdma-addr", 1, 0, 'A' },
+        { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -73,6 +131,7 @@ int main(int argc, char **argv)
         case 'B': bad_secret = 1; break;
         case 'H': homed = 1; break;
         case 'R': read_ahead = optarg; break;
+        case 'A': rdma_addr = optarg; break;
         default: return 2;
         }
     }
@@ -92,12 +151,27 @@ int main(int argc, char **argv)
     }
     int tcp = !strcmp(transport, "tcp");
     int lfd[64], port[64];
-    char addrs[64 * 24] = "";
+    char addrs[64 * 32] = "";
     for (int i = 0; tcp && i < nodes; i++) {
         lfd[i] = listen_any(&port[i]);
         char one[32];
         snprintf(one, sizeof(one), "%s127.0.0.1:%d", i ? "," : "", port[i]);
         strcat(addrs, one);
+    }
+    if (!strcmp(transport, "rdma")) {
+        if (!rdma_addr) {
+            rdma_addr = default_rdma_addr(rdma_addr_buf, sizeof(rdma_addr_buf));
+        }
+        int hold[64];
+        for (int i = 0; i < nodes; i++) {
+            char one[96];
+            snprintf(one, sizeof(one), "%s%s:%d", i ? "," : "", rdma_addr,
+                     free_port(rdma_addr, &hold[i]));
+            strcat(addrs, one);
+        }
+        for (int i = 0; i < nodes; i++) {
+            close(hold[i]);
+        }
     }
     char shm_name[64];
     snprintf(shm_name, sizeof(shm_name), "dsm-test-%d-%ld", (int)getpid(), (long)time(NULL));

@@ -93,8 +93,11 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         c->transport = DSMVM_TRANSPORT_TCP;
     } else if (!strcmp(transport, "shm")) {
         c->transport = DSMVM_TRANSPORT_SHM;
+    } else if (!strcmp(transport, "rdma")) {
+        c->transport = DSMVM_TRANSPORT_RDMA;
     } else {
-        error_setg(errp, "transport must be tcp or shm, not '%s'", transport);
+        error_setg(errp, "transport must be tcp, shm or rdma, not '%s'",
+                   transport);
         goto fail;
     }
 
@@ -165,7 +168,7 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         }
         c->addresses[c->num_nodes] = g_key_file_get_string(kf, group,
                                                            "address", NULL);
-        if (c->transport == DSMVM_TRANSPORT_TCP &&
+        if (c->transport != DSMVM_TRANSPORT_SHM &&
             (!c->addresses[c->num_nodes] ||
              !valid_address(c->addresses[c->num_nodes]))) {
             error_setg(errp, "[%s] needs address = HOST:PORT", group);

@@ -30,6 +30,7 @@
 typedef enum DsmvmTransport {
     DSMVM_TRANSPORT_TCP,
     DSMVM_TRANSPORT_SHM,
+    DSMVM_TRANSPORT_RDMA,   /* addresses are rdma_cm IP:port (RoCE/IPoIB) */
 } DsmvmTransport;
 
 typedef struct DsmvmCluster {

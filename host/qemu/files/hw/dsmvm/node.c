@@ -260,9 +260,11 @@ static bool dsmvm_node_start(DsmvmNode *n, Error **errp)
     dsm_config_init(&cfg);
     cfg.node_id = n->node_id;
     cfg.num_nodes = c->num_nodes;
-    cfg.transport = c->transport == DSMVM_TRANSPORT_SHM ? DSM_TRANSPORT_SHM
-                                                        : DSM_TRANSPORT_TCP;
+    cfg.transport = c->transport == DSMVM_TRANSPORT_SHM  ? DSM_TRANSPORT_SHM :
+                    c->transport == DSMVM_TRANSPORT_RDMA ? DSM_TRANSPORT_RDMA :
+                                                           DSM_TRANSPORT_TCP;
     cfg.tcp_addrs = (const char *const *)c->addresses;
+    cfg.rdma_addrs = (const char *const *)c->addresses;
     cfg.shm_name = c->shm_name;
     cfg.secret = c->secret;
     cfg.secret_len = strlen(c->secret);
@@ -294,7 +296,8 @@ static bool dsmvm_node_start(DsmvmNode *n, Error **errp)
     info_report("dsmvm node%u of %d: waiting up to %d s for the peers "
                 "(%s transport)",
                 n->node_id, c->num_nodes, c->connect_timeout_s,
-                c->transport == DSMVM_TRANSPORT_SHM ? "shm" : "tcp");
+                c->transport == DSMVM_TRANSPORT_SHM ? "shm" :
+                c->transport == DSMVM_TRANSPORT_RDMA ? "rdma" : "tcp");
     if (dsm_start(n->dsm, err, sizeof(err)) < 0) {
         error_setg(errp, "cannot connect to the cluster: %s", err);
         return false;
