@@ -107,6 +107,35 @@ awk 'length > 100 { print "line " NR " has " length " columns"; bad = 1 } END { 
     "$T/tcg.txt" || fail "text report wider than 100 columns"
 grep -q "tick_do_update_jiffies64+0x10" "$T/tcg.txt" || fail "text table 2 lacks the code symbol"
 
+# --- The same faults recorded as fault_end alone (what record.py records): the end names
+# the faulting thread, byte and exactness itself, and the fault started its latency earlier.
+# A page fault of the woken thread between the start and the end must not be taken for it.
+endonly() {    # old-format script -> fault_end-only script
+    awk '/sdt_dsm:fault_start:/ {
+             split($2, t, ":"); m = $0; sub(/.*arg1=/, "arg1=", m); split(m, a, /[ =]/)
+             page = int(a[4] / 4096); start_t[page] = t[1]; tid[page] = a[8]; exact[page] = a[10]
+             off[page] = a[4]; next }
+         /sdt_dsm:fault_end:/ {
+             split($2, t, ":"); m = $0; sub(/.*arg1=/, "arg1=", m); split(m, a, /[ =]/)
+             page = int(a[4] / 4096); lat = sprintf("%.0f", (t[1] - start_t[page]) * 1e9)
+             sub(/arg2=[0-9]+/, "arg2=" off[page]); sub(/arg4=[0-9]+/, "arg4=" lat)
+             sub(/arg6=[0-9]+/, "& arg7=" tid[page] " arg8=" exact[page])
+             tidnum = tid[page]
+             printf "1000/%s %.9f: page-faults/call-graph=dwarf,stack-size=2048/:     7f8002005000 [unknown]\n", tidnum, t[1] - 0.00000001
+             printf "\t    7f0000001000 guest-0xffffffff81100800\n\n" }
+         { print }' "$1"
+}
+mkrun "$T/endonly" tcg
+for i in 0 1; do endonly "$T/tcg/profile/node$i.script" > "$T/endonly/profile/node$i.script"; done
+grep -q fault_start "$T/endonly/profile/node0.script" && fail "endonly: fault_start left"
+grep -q 'arg7=11 arg8=1' "$T/endonly/profile/node0.script" || fail "endonly: no arg7/arg8"
+"$PROF" report "$T/endonly" --quiet --json --no-html > "$T/endonly.json"
+for q in .summary.total_faults '.nodes | map(.faults)' \
+         '[.pages[] | {gpn, verdict, accesses: [.accesses[] | {node, write, offset, data_symbol, code_symbol, faults}]}]'; do
+    [ "$(jq -cS "$q" "$T/tcg.json")" = "$(jq -cS "$q" "$T/endonly.json")" ] ||
+        fail "fault_end alone differs in $q: $(jq -cS "$q" "$T/endonly.json") against $(jq -cS "$q" "$T/tcg.json")"
+done
+
 # --- Recorded without call chains (the sample line carries "ADDR ADDR_SYM IP SYM") and
 # without the per-transfer probes: code from the inline IP, transfers from statsN.json.
 mkrun "$T/flat" tcg
