@@ -64,7 +64,7 @@ for i in $(seq "$runs"); do
                 --workload meminfo --timeout 600 > "$run.out" 2>&1 ||
                 { echo "$v $shape run $i failed: see $run.out" >&2; exit 1; }
             for k in MemTotal MemFree Percpu Slab; do
-                x=$(awk -v k="$k" '$1 == "meminfo:" && $2 == k { print $3; exit }' "$run/serial0.log")
+                x=$(tr -d '\r' < "$run/serial0.log" | awk -v k="$k" '$1 == "meminfo:" && $2 == k { print $3; exit }')
                 [ -n "$x" ] || { echo "no meminfo $k in $run/serial0.log" >&2; exit 1; }
                 val[$v-$shape-$k]="${val[$v-$shape-$k]:-} $x"
             done
