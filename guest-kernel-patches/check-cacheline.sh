@@ -4,7 +4,8 @@
 # Usage: check-cacheline.sh System.map [vmlinux]
 #
 # For each hot object (jiffies_64, the HPET clocksource reader lock+value `hpet`
-# of arch/x86/kernel/hpet.c, rcu_state; another list with HOT="sym1 sym2 ..."),
+# of arch/x86/kernel/hpet.c, rcu_state; another list with HOT="sym1 sym2 ...", of which
+# REQUIRED="..." must exist),
 # report the page(s) it occupies and fail if another data object starts on them.
 # (6.12 has no hot `hpet_lock` variable: `union hpet_lock` is the type of `hpet`,
 # and the `hpet_lock` symbol is the cold spinlock of the /dev/hpet driver.)  Symbols at the same address are
@@ -29,7 +30,7 @@ set -euo pipefail
 MAP=${1:?usage: $0 System.map [vmlinux]}
 VMLINUX=${2:-$(dirname "$MAP")/vmlinux}
 HOT=${HOT:-"jiffies_64 hpet rcu_state"}
-REQUIRED="jiffies_64 rcu_state"     # must exist; the others are checked if present
+REQUIRED=${REQUIRED-"jiffies_64 rcu_state"}   # must exist; the others are checked if present
 [ -r "$MAP" ] || { echo "cannot read $MAP" >&2; exit 2; }
 
 TMP=$(mktemp -d)

@@ -18,10 +18,11 @@ import shutil
 import subprocess
 import sys
 
-# Only the probes that name a page are recorded.  page_sent, page_received and write_update
-# fire on every transfer (a uprobe costs a trap each); the report takes their per-node
+# Only the probes that name a page are recorded, and of a fault only its end, which names
+# the faulting thread and byte too: a uprobe costs a trap on each hit.  page_sent,
+# page_received and write_update fire on every transfer; the report takes their per-node
 # totals from the nodes' statistics files instead.
-DSM_PROBES = ["fault_start", "fault_end", "invalidation"]
+DSM_PROBES = ["fault_end", "invalidation"]
 # Each fault's data address and code address (host IP: translated code or a QEMU helper).
 # DWARF call chains let a fault inside a QEMU helper reach the translated code that called it.
 TCG_EVENTS = ["-e", "page-faults/call-graph=dwarf,stack-size=2048/", "-c", "1", "-d"]

@@ -32,9 +32,17 @@ if [ "$variant" = tuned ] && [ -r "$PATCHDIR/series" ]; then
     done < "$PATCHDIR/series"
 fi
 
+# The tuned kernel gives each variable of hot-symbols.list a page of its own
+# (CONFIG_DSMVM_HOT_SYMBOLS, guest patch 0009).
+hot_list=() hot_inputs=()
+if [ "$variant" = tuned ]; then
+    hot_list=("$PATCHDIR/hot-symbols.list")
+    hot_inputs=("${hot_list[@]}" "$PATCHDIR/check-cacheline.sh")
+fi
+
 OUT=$BUILD/guest/$variant
 hash=$(hash_inputs "$0" "$ROOT/scripts/lib.sh" "${fragments[@]}" ${patches[@]+"${patches[@]}"} \
-    <(echo "$variant $kversion"))
+    ${hot_inputs[@]+"${hot_inputs[@]}"} <(echo "$variant $kversion"))
 cached=$CACHE/guest/$variant-$hash
 ARTIFACTS=(bzImage System.map vmlinux .config)
 
@@ -61,6 +69,10 @@ for p in ${patches[@]+"${patches[@]}"}; do
     patch -d "$TREE" -p1 --fuzz=0 --quiet < "$p" || die "$(basename "$p") does not apply cleanly to linux-source-6.12 $kversion"
 done
 
+for l in ${hot_list[@]+"${hot_list[@]}"}; do
+    [ -r "$l" ] || die "$l is missing (the tuned kernel's hot variables; may be empty)"
+    cp "$l" "$TREE/arch/x86/kernel/dsmvm-hot-symbols.list"
+done
 (
     cd "$TREE"
     make -s tinyconfig >/dev/null
@@ -79,6 +91,17 @@ log=$BUILD/guest-$variant-build.log
 timed "building the $variant kernel (log: build/guest-$variant-build.log)" \
     make -C "$TREE" -j"$(nproc)" bzImage > "$log" 2>&1 \
     || { tail -n 30 "$log"; die "the $variant kernel did not build; see $log"; }
+
+# A listed variable that did not get a page of its own (a typo, or one the source places in
+# a section of its own) is a list error, not something to find in a profile.
+for l in ${hot_list[@]+"${hot_list[@]}"}; do
+    syms=$(sed -e 's/#.*//' "$l" | awk 'NF { print $1 }' | tr '\n' ' ')
+    [ -n "$syms" ] || continue
+    HOT=$syms REQUIRED=$syms bash "$PATCHDIR/check-cacheline.sh" "$TREE/System.map" "$TREE/vmlinux" \
+        > "$BUILD/guest-$variant-hot-symbols.log" 2>&1 || { grep -A1 '^FAIL' "$BUILD/guest-$variant-hot-symbols.log" >&2
+        die "variables of $(basename "$l") are not alone on their page in the $variant kernel (above); remove them from the list"; }
+    step "each of the $(wc -w <<< "$syms") variables of $(basename "$l") is on a page of its own"
+done
 
 mkdir -p "$cached.tmp"
 cp "$TREE/arch/x86/boot/bzImage" "$TREE/System.map" "$TREE/vmlinux" "$TREE/.config" "$cached.tmp/"

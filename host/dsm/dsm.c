@@ -153,7 +153,7 @@ static void report_failures(struct dsm *d)
 
         pthread_mutex_lock(&d->lock);
         for (int i = 0; i < d->ntracked; i++) {
-            uint64_t p = d->tracked[i];
+            uint64_t p = d->tracked[i].page;
             dsm_logf(d, DSM_LOG_ERROR, "fault on page %llu (manager node %llu) cannot "
                      "complete: node %d failed", (unsigned long long)p,
                      (unsigned long long)dsm_home_of(&d->homes, p), node);
@@ -177,7 +177,7 @@ static void check_timeouts(struct dsm *d)
     uint64_t late_page = 0;
     pthread_mutex_lock(&d->lock);
     for (int i = 0; i < d->ntracked; i++) {
-        uint64_t p = d->tracked[i];
+        uint64_t p = d->tracked[i].page;
         if (now - d->pages[p].fault_start_ns > limit) {
             late_node = dsm_home_of(&d->homes, p);
             late_page = p;

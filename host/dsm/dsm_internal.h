@@ -69,6 +69,14 @@ struct dsm_local_msg {
 
 #define DSM_MAX_TRACKED 256
 
+/* A local request in flight: its page, and the faulting thread and byte that the
+ * fault_end probe names (one probe per fault instead of a start and an end). */
+struct dsm_inflight {
+    uint64_t page;
+    uint32_t tid;
+    uint16_t in_page;
+};
+
 struct dsm {
     struct dsm_config cfg;
     struct dsm_callbacks cb;
@@ -98,8 +106,8 @@ struct dsm {
 
     struct dsm_transport *tr;
 
-    /* in-flight local requests, for timeouts and failure reports */
-    uint64_t tracked[DSM_MAX_TRACKED];
+    /* in-flight local requests, for timeouts, failure reports and the fault_end probe */
+    struct dsm_inflight tracked[DSM_MAX_TRACKED];
     int ntracked;
 
     atomic_uint_fast64_t failed_mask;   /* peers that died or misbehaved */

@@ -171,21 +171,25 @@ void dsm_drain_local(struct dsm *d)
     }
 }
 
-static void track_add(struct dsm *d, uint64_t p)
+static void track_add(struct dsm *d, uint64_t p, uint32_t tid, uint64_t in_page)
 {
     if (d->ntracked < DSM_MAX_TRACKED) {
-        d->tracked[d->ntracked++] = p;
+        d->tracked[d->ntracked++] = (struct dsm_inflight){ p, tid, (uint16_t)in_page };
     }
 }
 
-static void track_del(struct dsm *d, uint64_t p)
+/* Forgets p's request; returns what it was (tid 0 when it was not tracked). */
+static struct dsm_inflight track_del(struct dsm *d, uint64_t p)
 {
+    struct dsm_inflight r = { p, 0, 0 };
     for (int i = 0; i < d->ntracked; i++) {
-        if (d->tracked[i] == p) {
+        if (d->tracked[i].page == p) {
+            r = d->tracked[i];
             d->tracked[i] = d->tracked[--d->ntracked];
-            return;
+            break;
         }
     }
+    return r;
 }
 
 /* A failed write-protect or drop would break coherence silently: say so. */
@@ -276,7 +280,7 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
     } else {
         DSM_STAT_ADD(d, read_faults, 1);
     }
-    track_add(d, p);
+    track_add(d, p, tid, in_page);
     dsm_send(d, mgr, is_write ? DSM_MSG_WRITE_REQ : DSM_MSG_READ_REQ, p, 0, 0, NULL, 0);
 }
 
@@ -372,9 +376,12 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
     int region;
     uint64_t off;
     page_region_offset(d, p, &region, &off);
-    DTRACE_PROBE6(dsm, fault_end, region, off, want_write, lat, resolution_of(f), src);
     pg->pending = DSM_PEND_NONE;
-    track_del(d, p);
+    struct dsm_inflight req = track_del(d, p);
+    /* Everything a profile needs from the fault, so that recording takes one probe hit
+     * per fault, after the faulting thread was woken. */
+    DTRACE_PROBE8(dsm, fault_end, region, off + req.in_page, want_write, lat,
+                  resolution_of(f), src, req.tid, d->uffd_features.exact_address);
     int mgr = manager_of(d, p);
     if (src != mgr) {
         /* A local DONE names its requester (arg); a remote one is its sender. */

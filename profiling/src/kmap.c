@@ -8,8 +8,6 @@
 #include "hmac_sha256.h"
 #include "prof.h"
 
-#define KERNEL_MAP_BASE 0xffffffff80000000ull   /* x86-64 image: va = pa + this */
-
 static int by_va(const void *a, const void *b)
 {
     const struct ksym *x = a, *y = b;
@@ -43,6 +41,7 @@ int kmap_load(struct kmap *k, const char *path, char *err, size_t errlen)
     char *line = NULL;
     size_t cap = 0, capsyms = 0;
     unsigned long lineno = 0;
+    int have_percpu = 0;
     memset(k, 0, sizeof(*k));
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -56,6 +55,12 @@ int kmap_load(struct kmap *k, const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "%s line %lu is not 'address type name': not a System.map",
                      path, lineno);
             goto fail;
+        }
+        /* The per-CPU section's ends, kept before the zero-based ones are dropped. */
+        if (strcmp(name, "__per_cpu_start") == 0) {
+            k->percpu_start = va, have_percpu |= 1;
+        } else if (strcmp(name, "__per_cpu_end") == 0) {
+            k->percpu_end = va, have_percpu |= 2;
         }
         if (type == 'a' || type == 'A' || type == 'U' || va < KERNEL_MAP_BASE) {
             continue;   /* absolute values, per-CPU offsets: not addresses in the image */
@@ -74,6 +79,16 @@ int kmap_load(struct kmap *k, const char *path, char *err, size_t errlen)
             k->text_start = va;
         } else if (strcmp(name, "_end") == 0) {
             k->image_end = va;
+        } else if (strcmp(name, "_sdata") == 0) {
+            k->sdata = va;
+        } else if (strcmp(name, "_edata") == 0) {
+            k->edata = va;
+        } else if (strcmp(name, "__bss_start") == 0) {
+            k->bss_start = va;
+        } else if (strcmp(name, "__bss_stop") == 0) {
+            k->bss_stop = va;
+        } else if (strcmp(name, "__per_cpu_load") == 0) {
+            k->percpu_load = va;
         }
         k->n++;
     }
@@ -81,6 +96,7 @@ int kmap_load(struct kmap *k, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s has no _text/_end: not an x86-64 kernel's System.map", path);
         goto fail;
     }
+    k->have_percpu = have_percpu == 3 && k->percpu_end > k->percpu_start;
     qsort(k->syms, k->n, sizeof(*k->syms), by_va);
     free(line);
     fclose(f);
@@ -131,9 +147,14 @@ static void sym_name(const struct ksym *s, uint64_t va, char *buf, size_t len)
     }
 }
 
+const struct ksym *kmap_data_sym(const struct kmap *k, uint64_t gpa)
+{
+    return kmap_lookup(k, gpa + KERNEL_MAP_BASE);
+}
+
 void kmap_data_name(const struct kmap *k, uint64_t gpa, char *buf, size_t len)
 {
-    const struct ksym *s = kmap_lookup(k, gpa + KERNEL_MAP_BASE);
+    const struct ksym *s = kmap_data_sym(k, gpa);
     if (!s) {
         snprintf(buf, len, "-");
         return;

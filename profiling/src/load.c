@@ -376,7 +376,7 @@ void prof_load(struct prof *p, const char *run_dir, const struct prof_opts *o)
             got += !p->faults[j].inval;
         }
         if (got == 0) {
-            prof_die("%s holds no DSM fault events (sdt_dsm:fault_start): was QEMU built with "
+            prof_die("%s holds no DSM fault events (sdt_dsm:fault_end): was QEMU built with "
                      "the probes and recorded with them?", script);
         }
     }

@@ -12,11 +12,17 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: dsmvm-prof report RUN_DIR [options]\n"
         "       dsmvm-prof compare RUN_A RUN_B [options]\n"
+        "       dsmvm-prof suggest RUN_DIR [--top N] [--min-share P] [--system-map PATH]\n"
         "RUN_DIR is a launcher run directory recorded with 'dsmvm-launch --profile'.\n"
+        "suggest prints the hot kernel variables of the top N pages (by cross-node write\n"
+        "faults) that share their page with other data, in the format of\n"
+        "guest-kernel-patches/hot-symbols.list.\n"
         "options:\n"
         "  --sort KEY         table 1 order: xwrite (cross-node write faults, default),\n"
         "                     faults, latency (total wait), inval\n"
-        "  --top N            rows of table 1 (default 20)\n"
+        "  --top N            rows of table 1, or pages suggest looks at (default 20)\n"
+        "  --min-share P      suggest: percent of its page's faults a variable needs\n"
+        "                     to be listed (default 10)\n"
         "  --detail N         pages shown in table 2 (default 5)\n"
         "  --json             machine-readable output on stdout instead of text\n"
         "  --no-html          no plots, no HTML\n"
@@ -61,6 +67,17 @@ static void window(struct prof_opts *o, const char *v)
     o->window = 1;
 }
 
+/* A percentage, 0 to 100. */
+static double percent(const char *opt, const char *v)
+{
+    char *end;
+    double d = v ? strtod(v, &end) : -1;
+    if (!v || end == v || *end || !(d >= 0 && d <= 100)) {
+        prof_die("%s needs a percentage from 0 to 100, not '%s'", opt, v ? v : "");
+    }
+    return d;
+}
+
 static void make_dir(const char *path)
 {
     char tmp[4096];
@@ -80,7 +97,7 @@ static void make_dir(const char *path)
 int main(int argc, char **argv)
 {
     struct prof_opts o = { .sort = "xwrite", .top = 20, .detail = 5, .html = 1,
-                           .symbol = "jiffies_64" };
+                           .symbol = "jiffies_64", .min_share = 10 };
     const char *pos[3];
     int npos = 0;
     char outbuf[4200];
@@ -91,6 +108,8 @@ int main(int argc, char **argv)
             o.sort = v, i++;
         } else if (strcmp(a, "--top") == 0) {
             o.top = number(a, v), i++;
+        } else if (strcmp(a, "--min-share") == 0) {
+            o.min_share = percent(a, v), i++;
         } else if (strcmp(a, "--detail") == 0) {
             o.detail = number(a, v), i++;
         } else if (strcmp(a, "--json") == 0) {
@@ -139,6 +158,23 @@ int main(int argc, char **argv)
             report_html(&p, &o, order, o.out);
             prof_progress(&o, "HTML: %s/report.html", o.out);
         }
+        free(order);
+        prof_free(&p);
+        return 0;
+    }
+    if (npos == 2 && strcmp(pos[0], "suggest") == 0) {
+        struct prof p;
+        size_t *order;
+        if (strcmp(o.sort, "xwrite") != 0) {
+            prof_die("suggest ranks pages by cross-node write faults only: drop --sort %s", o.sort);
+        }
+        prof_load(&p, pos[1], &o);
+        if (!p.have_kmap) {
+            prof_die("suggest needs the guest kernel's System.map: %s/profile has none "
+                     "(--system-map PATH)", pos[1]);
+        }
+        prof_sort_pages(&p, o.sort, &order);
+        suggest_symbols(&p, &o, order, stdout);
         free(order);
         prof_free(&p);
         return 0;

@@ -10,6 +10,7 @@
 #define PROF_PAGE_SIZE 4096u
 #define PROF_LINE_SIZE 64u          /* cache line, for the false-sharing verdict */
 #define PROF_NO_CODE 0u             /* code id: no code address known */
+#define KERNEL_MAP_BASE 0xffffffff80000000ull   /* x86-64 image: va = pa + this */
 
 /* How a fault was resolved (the fault_end probe's `how`). */
 enum prof_how { HOW_ZERO, HOW_DATA, HOW_UPGRADE, HOW_LOCAL, HOW_NONE };
@@ -76,6 +77,11 @@ struct kmap {
     struct ksym *syms;      /* sorted by va */
     size_t n;
     uint64_t text_start, image_end;     /* _text, _end */
+    uint64_t sdata, edata, bss_start, bss_stop;     /* 0: the map lacks the marker */
+    /* Per-CPU section (usually zero-based, so its symbols are not in syms) and where its
+     * initial copy lies in the image; have_percpu when both ends were in the map. */
+    uint64_t percpu_start, percpu_end, percpu_load;
+    int have_percpu;
     char sha256[65];
 };
 
@@ -111,6 +117,7 @@ struct prof_opts {
     int detail;                 /* pages in table 2 */
     const char *out;            /* output directory for plots and HTML */
     const char *symbol;         /* compare: the page of this symbol in both runs */
+    double min_share;           /* suggest: percent of its page's faults a symbol needs */
     int json, html, plots, quiet;
     /* --window FROM[:TO]: seconds after each node's first fault; to < 0 means the end */
     double window_from, window_to;
@@ -135,6 +142,8 @@ int prof_parse_kvm_fault(const char *s, unsigned *vcpu, uint64_t *rip, uint64_t 
 /* kmap.c */
 int kmap_load(struct kmap *k, const char *path, char *err, size_t errlen);
 const struct ksym *kmap_lookup(const struct kmap *k, uint64_t va);
+/* The symbol holding a guest-physical address in the kernel image, else NULL. */
+const struct ksym *kmap_data_sym(const struct kmap *k, uint64_t gpa);
 /* "sym+0xoff" for a guest-physical address in the kernel image, else "-". */
 void kmap_data_name(const struct kmap *k, uint64_t gpa, char *buf, size_t len);
 void kmap_code_name(const struct kmap *k, uint64_t va, char *buf, size_t len);
@@ -161,6 +170,9 @@ int plots_write(const struct prof *a, const struct prof *b, const char *outdir,
 int report_html(const struct prof *p, const struct prof_opts *o, const size_t *order,
                 const char *outdir);
 int compare_run(const struct prof *a, const struct prof *b, const struct prof_opts *o);
+/* suggest.c: hot kernel variables that share their page, as hot-symbols.list text. */
+void suggest_symbols(const struct prof *p, const struct prof_opts *o, const size_t *order,
+                     FILE *f);
 
 /* Small helpers (util.c). */
 const char *fmt_count(uint64_t v, char *buf, size_t len);

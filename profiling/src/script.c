@@ -1,12 +1,14 @@
 /* script.c - one node's `perf script` text -> faults with their code address.
  *
  * Lines come from `perf script --ns -F pid,tid,time,event,ip,sym,addr,trace`:
- *   PID/TID TIME: sdt_dsm:fault_start: ADDR (IP) arg1=R arg2=OFF arg3=W arg4=TID arg5=EXACT ...
+ *   PID/TID TIME: sdt_dsm:fault_end: ADDR (IP) arg1=R arg2=OFF arg3=W arg4=LAT arg5=HOW arg6=FROM
+ *                 arg7=TID arg8=EXACT     (older recordings: a fault_start with R OFF W TID EXACT
+ *                 before each fault_end with its first six arguments)
  *   PID/TID TIME: page-faults...: ADDR [IP SYM]      then, with call chains, "\tIP SYM" lines
  *   PID/TID TIME: kvm:kvm_page_fault: vcpu N rip 0x... address 0x... error_code 0x...
  * A DSM fault is seen twice: the faulting thread's page fault (data address, code address),
- * then the DSM's fault_start on its fault thread naming that thread (arg4) and the same
- * in-page offset. The latest page fault of the thread with that offset is the one (also for
+ * then the DSM's fault_end (or fault_start) on its fault thread naming that thread and the
+ * same in-page offset. The latest page fault of the thread with that offset is the one (also for
  * a fault the kernel retries without a new sample).
  */
 #define _GNU_SOURCE
@@ -20,13 +22,23 @@
 #define MAX_ARGS 8
 #define TID_SLOTS 4096          /* open addressing; a QEMU has a few dozen threads */
 #define OPEN_SLOTS (1u << 16)
+#define THREAD_HISTORY 8
 
-struct last_fault {             /* the latest host page fault of one thread */
-    uint32_t tid;
+struct last_fault {             /* one host page fault of a thread */
+    uint64_t t_ns;
     uint16_t off;
     uint8_t valid;
     uint32_t code;
     uint64_t gpa;               /* KVM: full guest-physical address, else 0 */
+};
+
+/* A thread's latest page faults.  A fault_end comes after the faulting thread was woken,
+ * and the thread may have faulted again by then: the fault is matched with the latest page
+ * fault before its start. */
+struct thread_faults {
+    uint32_t tid;
+    uint8_t next;
+    struct last_fault f[THREAD_HISTORY];
 };
 
 struct open_fault {             /* fault_start waiting for its fault_end */
@@ -38,19 +50,42 @@ struct open_fault {             /* fault_start waiting for its fault_end */
 struct parse_state {
     struct prof *p;
     int node;
-    struct last_fault tids[TID_SLOTS];
+    struct thread_faults tids[TID_SLOTS];
     struct open_fault *open;
     struct last_fault *pending_chain;   /* page fault whose call chain is being read */
     int chain_done;
 };
 
-static struct last_fault *tid_slot(struct parse_state *s, uint32_t tid)
+static struct thread_faults *tid_slot(struct parse_state *s, uint32_t tid)
 {
     uint32_t h = (tid * 2654435761u) % TID_SLOTS;
     for (uint32_t i = 0; i < TID_SLOTS; i++) {
-        struct last_fault *lf = &s->tids[(h + i) % TID_SLOTS];
-        if (lf->tid == tid || lf->tid == 0) {
-            lf->tid = tid;
+        struct thread_faults *th = &s->tids[(h + i) % TID_SLOTS];
+        if (th->tid == tid || th->tid == 0) {
+            th->tid = tid;
+            return th;
+        }
+    }
+    return NULL;
+}
+
+/* A fresh entry for a new page fault of the thread at t_ns. */
+static struct last_fault *new_fault(struct thread_faults *th, uint64_t t_ns)
+{
+    struct last_fault *lf = &th->f[th->next];
+    th->next = (uint8_t)((th->next + 1) % THREAD_HISTORY);
+    memset(lf, 0, sizeof(*lf));
+    lf->valid = 1;
+    lf->t_ns = t_ns;
+    return lf;
+}
+
+/* The thread's latest page fault at or before t_ns, or NULL. */
+static const struct last_fault *fault_before(const struct thread_faults *th, uint64_t t_ns)
+{
+    for (int i = 1; i <= THREAD_HISTORY; i++) {
+        const struct last_fault *lf = &th->f[(th->next + THREAD_HISTORY - i) % THREAD_HISTORY];
+        if (lf->valid && lf->t_ns <= t_ns) {
             return lf;
         }
     }
@@ -196,11 +231,13 @@ static const char *inline_frame(const char *after_addr)
     return first_is_ip ? tok[0] : NULL;
 }
 
-static int add_fault(struct parse_state *s, const uint64_t *a, int nargs, char *err, size_t len)
+/* A fault that started at t_ns; a[] = region, offset, is_write, tid, exact. */
+static int add_fault(struct parse_state *s, const uint64_t *a, int nargs, uint64_t t_ns,
+                     char *err, size_t len)
 {
     struct prof *p = s->p;
     if (nargs < 3 || a[0] >= (uint64_t)p->nregions) {
-        snprintf(err, len, "fault_start with %d arguments or region %" PRIu64
+        snprintf(err, len, "fault with %d arguments or region %" PRIu64
                  " (the run's guest RAM has %d)", nargs, nargs ? a[0] : 0, p->nregions);
         return -1;
     }
@@ -217,11 +254,13 @@ static int add_fault(struct parse_state *s, const uint64_t *a, int nargs, char *
     f->write = a[2] != 0;
     f->how = HOW_NONE;
     f->exact = nargs >= 5 && a[4];
+    f->t_ns = t_ns;
     uint64_t gpa = gpa_of(p, p->region_base[a[0]] + a[1]);
     f->gpn = gpa / PROF_PAGE_SIZE;
     f->off = (uint16_t)(gpa % PROF_PAGE_SIZE);
-    struct last_fault *lf = nargs >= 4 && a[3] ? tid_slot(s, (uint32_t)a[3]) : NULL;
-    if (lf && lf->valid && (!f->exact || lf->off == f->off ||
+    struct thread_faults *th = nargs >= 4 && a[3] ? tid_slot(s, (uint32_t)a[3]) : NULL;
+    const struct last_fault *lf = th ? fault_before(th, t_ns) : NULL;
+    if (lf && (!f->exact || lf->off == f->off ||
                             (lf->gpa && lf->gpa == gpa))) {
         f->code = lf->code;
         if (!f->exact) {
@@ -239,7 +278,8 @@ static int add_fault(struct parse_state *s, const uint64_t *a, int nargs, char *
     return 0;
 }
 
-static int end_fault(struct parse_state *s, const uint64_t *a, int nargs, char *err, size_t len)
+static int end_fault(struct parse_state *s, const uint64_t *a, int nargs, uint64_t t_ns,
+                     char *err, size_t len)
 {
     struct prof *p = s->p;
     if (nargs < 6) {
@@ -253,6 +293,14 @@ static int end_fault(struct parse_state *s, const uint64_t *a, int nargs, char *
     }
     uint64_t gpn = gpa_of(p, p->region_base[a[0]] + a[1]) / PROF_PAGE_SIZE;
     struct open_fault *o = open_slot(s, gpn, 0);
+    if (!o && nargs >= 8) {
+        /* A recording of fault_end alone: it names the thread and byte itself. */
+        const uint64_t start[5] = { a[0], a[1], a[2], a[6], a[7] };
+        if (add_fault(s, start, 5, t_ns > a[3] ? t_ns - a[3] : 0, err, len) < 0) {
+            return -1;
+        }
+        o = open_slot(s, gpn, 0);
+    }
     if (!o) {
         return 0;   /* its start came before recording began */
     }
@@ -302,12 +350,11 @@ static int sample_line(struct parse_state *s, char *line, char *err, size_t len)
             return -1;
         }
         if (strcmp(name, "fault_start") == 0) {
-            if (add_fault(s, a, n, err, len) < 0) {
+            if (add_fault(s, a, n, t_ns, err, len) < 0) {
                 return -1;
             }
-            p->faults[p->nfaults - 1].t_ns = t_ns;
         } else if (strcmp(name, "fault_end") == 0) {
-            return end_fault(s, a, n, err, len);
+            return end_fault(s, a, n, t_ns, err, len);
         } else if (strcmp(name, "invalidation") == 0 && n >= 2) {
             t->invals++;
             /* Kept with the faults so that one sort by page and time orders both. */
@@ -341,15 +388,14 @@ static int sample_line(struct parse_state *s, char *line, char *err, size_t len)
     if (strncmp(ev, "page-faults", 11) == 0) {
         char *end;
         uint64_t addr = strtoull(rest, &end, 16);
-        struct last_fault *lf = tid_slot(s, tid);
-        if (!lf) {
+        struct thread_faults *th = tid_slot(s, tid);
+        if (!th) {
             snprintf(err, len, "too many threads");
             return -1;
         }
-        lf->valid = 1;
+        struct last_fault *lf = new_fault(th, t_ns);
         lf->off = (uint16_t)(addr % PROF_PAGE_SIZE);
         lf->code = PROF_NO_CODE;
-        lf->gpa = 0;
         /* With call chains the frames follow on their own lines.  Without, the sample's
          * own "IP SYM" follows the data address and its symbol on this line. */
         s->pending_chain = lf;
@@ -368,14 +414,18 @@ static int sample_line(struct parse_state *s, char *line, char *err, size_t len)
             snprintf(err, len, "kvm_page_fault without vcpu/rip/address/error_code: %.80s", rest);
             return -1;
         }
-        struct last_fault *lf = tid_slot(s, tid);
+        struct thread_faults *th = tid_slot(s, tid);
+        if (!th) {
+            snprintf(err, len, "too many threads");
+            return -1;
+        }
+        struct last_fault *lf = new_fault(th, t_ns);
         char buf[256];
         if (p->have_kmap) {
             kmap_code_name(&p->kmap, rip, buf, sizeof(buf));
         } else {
             snprintf(buf, sizeof(buf), "0x%" PRIx64, rip);
         }
-        lf->valid = 1;
         lf->off = (uint16_t)(gpa % PROF_PAGE_SIZE);
         lf->gpa = gpa;
         lf->code = prof_intern_code(p, buf);

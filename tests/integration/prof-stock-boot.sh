@@ -4,7 +4,7 @@
 # whose accesses name jiffies_64/jiffies as data and the timer-tick code as code (acceptance
 # 1); the profiler's per-node fault counts equal the DSM's own counters within 1 % (2); the
 # text report fits 100 columns and the HTML report renders in headless Chromium with its
-# plots (4).
+# plots (4). suggest lists hot kernel variables that share their page (5).
 . tests/lib.sh
 [ "$(id -u)" -eq 0 ] || skip "needs root (perf probes, userfaultfd)"
 command -v perf > /dev/null || skip "perf is missing (make deps)"
@@ -38,6 +38,31 @@ for i in 0 1; do
     awk -v a="$dsm" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= a / 100) }' \
         || fail "node$i: profiler $got vs DSM $dsm faults: more than 1 % apart"
 done
+
+# 5. suggest: at least one variable, each a data/bss symbol of the recorded System.map that
+# shares its page (the page the list names, or the one it starts on) with another symbol.
+$PROF suggest "$RUN" > "$RUN/hot-symbols.list" || fail "suggest"
+cat "$RUN/hot-symbols.list"
+python3 - "$RUN/hot-symbols.list" "$RUN/profile/System.map" <<'PY' || fail "suggest's list"
+import sys
+syms = [(int(a, 16), t, n) for a, t, n in (l.split()[:3] for l in open(sys.argv[2]))]
+base = 0xffffffff80000000
+rows = [l.split() for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")]
+if not rows:
+    sys.exit("suggest listed no symbol")
+for row in rows:
+    name = row[0]
+    va = [a for a, t, n in syms if n == name and t in "dDbB"]
+    if not va:
+        sys.exit(f"{name} is not a d/D/b/B symbol of the System.map")
+    pages = {va[0] >> 12, (int(row[2], 16) << 12 | base) >> 12}
+    others = [n for a, t, n in syms if a >> 12 in pages and a != va[0]]
+    if not others:
+        sys.exit(f"{name} is alone on its page")
+    print(f"{name}: shares its page with {len(others)} symbols")
+PY
+awk 'length > 100 { print "line " NR ": " length " columns"; bad = 1 } END { exit bad }' \
+    "$RUN/hot-symbols.list" || fail "the suggest output is wider than 100 columns"
 
 # 4. 100 columns; HTML with its plots in headless Chromium.
 awk 'length > 100 { print "line " NR ": " length " columns"; bad = 1 } END { exit bad }' \

@@ -107,6 +107,35 @@ awk 'length > 100 { print "line " NR " has " length " columns"; bad = 1 } END { 
     "$T/tcg.txt" || fail "text report wider than 100 columns"
 grep -q "tick_do_update_jiffies64+0x10" "$T/tcg.txt" || fail "text table 2 lacks the code symbol"
 
+# --- The same faults recorded as fault_end alone (what record.py records): the end names
+# the faulting thread, byte and exactness itself, and the fault started its latency earlier.
+# A page fault of the woken thread between the start and the end must not be taken for it.
+endonly() {    # old-format script -> fault_end-only script
+    awk '/sdt_dsm:fault_start:/ {
+             split($2, t, ":"); m = $0; sub(/.*arg1=/, "arg1=", m); split(m, a, /[ =]/)
+             page = int(a[4] / 4096); start_t[page] = t[1]; tid[page] = a[8]; exact[page] = a[10]
+             off[page] = a[4]; next }
+         /sdt_dsm:fault_end:/ {
+             split($2, t, ":"); m = $0; sub(/.*arg1=/, "arg1=", m); split(m, a, /[ =]/)
+             page = int(a[4] / 4096); lat = sprintf("%.0f", (t[1] - start_t[page]) * 1e9)
+             sub(/arg2=[0-9]+/, "arg2=" off[page]); sub(/arg4=[0-9]+/, "arg4=" lat)
+             sub(/arg6=[0-9]+/, "& arg7=" tid[page] " arg8=" exact[page])
+             tidnum = tid[page]
+             printf "1000/%s %.9f: page-faults/call-graph=dwarf,stack-size=2048/:     7f8002005000 [unknown]\n", tidnum, t[1] - 0.00000001
+             printf "\t    7f0000001000 guest-0xffffffff81100800\n\n" }
+         { print }' "$1"
+}
+mkrun "$T/endonly" tcg
+for i in 0 1; do endonly "$T/tcg/profile/node$i.script" > "$T/endonly/profile/node$i.script"; done
+grep -q fault_start "$T/endonly/profile/node0.script" && fail "endonly: fault_start left"
+grep -q 'arg7=11 arg8=1' "$T/endonly/profile/node0.script" || fail "endonly: no arg7/arg8"
+"$PROF" report "$T/endonly" --quiet --json --no-html > "$T/endonly.json"
+for q in .summary.total_faults '.nodes | map(.faults)' \
+         '[.pages[] | {gpn, verdict, accesses: [.accesses[] | {node, write, offset, data_symbol, code_symbol, faults}]}]'; do
+    [ "$(jq -cS "$q" "$T/tcg.json")" = "$(jq -cS "$q" "$T/endonly.json")" ] ||
+        fail "fault_end alone differs in $q: $(jq -cS "$q" "$T/endonly.json") against $(jq -cS "$q" "$T/tcg.json")"
+done
+
 # --- Recorded without call chains (the sample line carries "ADDR ADDR_SYM IP SYM") and
 # without the per-transfer probes: code from the inline IP, transfers from statsN.json.
 mkrun "$T/flat" tcg
@@ -155,6 +184,98 @@ jq -e '.pages[0].gpn == 8192 and ([.pages[0].accesses[] | select(.node == 0 and 
        .code_symbol == "do_timer+0x4")] | length == 1)' "$T/kvm.json" > /dev/null ||
     fail "KVM attribution: $(jq -c .pages "$T/kvm.json")"
 
+# --- suggest: the hot kernel variables that share their page, in hot-symbols.list format.
+# Each page below is written by both nodes in turn (cross-node writes); its System.map has
+# .data, .bss and a per-CPU section with their markers.
+mkdir -p "$T/sug/profile"
+cat > "$T/sug/profile/System.map" <<'MAP'
+0000000000000000 A some_absolute
+ffffffff81000000 T _text
+ffffffff81100000 T hot_fn
+ffffffff81100800 T other_fn
+ffffffff81f00000 d ro_var
+ffffffff81f00100 d ro_other
+ffffffff81fff000 D _sdata
+ffffffff82000000 D hot_counter
+ffffffff82000040 d cold_neighbour
+ffffffff82000080 d count.1
+ffffffff82001000 D lonely
+ffffffff82002000 D big_table
+ffffffff82005000 d weird$name
+ffffffff82005040 d small_b
+ffffffff82006000 D _edata
+ffffffff82007000 D __per_cpu_start
+ffffffff82007000 D cpu_var
+ffffffff82007040 D cpu_other
+ffffffff82008000 D __per_cpu_end
+ffffffff82009000 B __bss_start
+ffffffff82009000 b bss_hot
+ffffffff82009100 b bss_cold
+ffffffff8200a000 B __bss_stop
+ffffffff83000000 B _end
+MAP
+sha=$(sha256sum "$T/sug/profile/System.map" | cut -d' ' -f1)
+printf '{"format": 1, "accelerator": "kvm", "mem_mib": 512, "nodes": 2, "system_map_sha256": "%s"}\n' \
+    "$sha" > "$T/sug/profile/meta.json"
+tick=0
+writes() {  # GPA COUNT: COUNT writes at GPA, by node 0 and node 1 in turn (KVM records)
+    local i n
+    for ((i = 0; i < $2; i++)); do
+        n=$(( tick % 2 )); tick=$(( tick + 1 ))
+        {
+            printf '1000/%d 30.%09d: kvm:kvm_page_fault: vcpu %d rip 0xffffffff81100010 address 0x%016x error_code 0x182\n' \
+                $(( 31 + 10 * n )) $(( tick * 1000 )) "$n" "$1"
+            sdt $(( 32 + 10 * n )) "30.$(printf %09d $(( tick * 1000 + 100 )))" fault_start \
+                "arg1=0 arg2=$(( $1 )) arg3=1 arg4=$(( 31 + 10 * n )) arg5=1"
+            sdt $(( 33 + 10 * n )) "30.$(printf %09d $(( tick * 1000 + 200 )))" fault_end \
+                "arg1=0 arg2=$(( $1 & ~4095 )) arg3=1 arg4=40000 arg5=1 arg6=$(( 1 - n ))"
+        } >> "$T/sug/profile/node$n.script"
+    done
+}
+writes 0x2000000 10     # hot_counter: listed, shares its page
+writes 0x2000088 6      # count.1 (a static local's name): listed
+writes 0x2000040 1      # cold_neighbour: 1 of the page's 17 faults, under 10 %
+writes 0x2001010 8      # lonely: alone on its page
+writes 0x2002010 8      # big_table: 12 KiB
+writes 0x2005008 8      # weird$name: not a plain name
+writes 0x2007000 8      # cpu_var: per-CPU
+writes 0x2009010 8      # bss_hot: listed (.bss)
+writes 0x1100010 8      # hot_fn: code
+writes 0x1f00010 8      # ro_var: outside .data and .bss
+echo "# dsmvm-prof end" >> "$T/sug/profile/node0.script"
+echo "# dsmvm-prof end" >> "$T/sug/profile/node1.script"
+"$PROF" suggest "$T/sug" --quiet > "$T/sug.list"
+cat "$T/sug.list"
+listed() { grep -v '^#' "$1" | awk 'NF { print $1 }'; }
+[ "$(listed "$T/sug.list" | tr '\n' ' ')" = "hot_counter bss_hot count.1 " ] ||
+    fail "suggest lists '$(listed "$T/sug.list" | tr '\n' ' ')', expected hot_counter bss_hot count.1"
+grep -Eq '^hot_counter +10 +0x2000 +2 symbols \(cold_neighbour, count\.1\)$' "$T/sug.list" ||
+    fail "suggest: hot_counter's line: $(grep '^hot_counter' "$T/sug.list")"
+for why in "lonely .*already alone on its page" "big_table .*12288 bytes, larger than a page" \
+           "weird\\\$name .*not \[A-Za-z0-9_.\]+" "cpu_var .*per-CPU" "hot_fn .*type T" \
+           "ro_var .*outside .data and .bss"; do
+    grep -q "^# not listed: $why" "$T/sug.list" || fail "suggest: no comment '# not listed: $why'"
+done
+# The list format: every line a comment, blank, or a System.map symbol first; 100 columns.
+while read -r name _; do
+    [ -z "$name" ] || [ "${name#\#}" != "$name" ] ||
+        grep -Eq " [dDbB] $name\$" "$T/sug/profile/System.map" ||
+        fail "suggest: '$name' is not a data symbol of the System.map"
+done < "$T/sug.list"
+awk 'length > 100 { print "line " NR " has " length " columns"; bad = 1 } END { exit bad }' \
+    "$T/sug.list" || fail "suggest output wider than 100 columns"
+"$PROF" suggest "$T/sug" --quiet --min-share 1 | listed /dev/stdin | grep -qx cold_neighbour ||
+    fail "suggest --min-share 1 does not list cold_neighbour"
+"$PROF" suggest "$T/sug" --quiet --top 1 --min-share 100 > "$T/none.list"
+grep -q '^# no symbol qualifies' "$T/none.list" && [ -z "$(listed "$T/none.list")" ] ||
+    fail "suggest --top 1 --min-share 100: $(cat "$T/none.list")"
+"$PROF" suggest "$T/sug" --quiet --top 1 | listed /dev/stdin | grep -qx hot_counter ||
+    fail "suggest --top 1 does not list the hottest page's variable"
+# The jiffies page of the small TCG run: jiffies_64 (or its alias) shares it with
+# tick_next_period.
+"$PROF" suggest "$T/tcg" --quiet | listed /dev/stdin | grep -Eqx 'jiffies(_64)?' ||
+    fail "suggest on the TCG run: $("$PROF" suggest "$T/tcg" --quiet)"
+
 # --- --window: faults from 1.5 us after each node's first one (node 0: 3 of 4, node 1: 2 of 4)
 "$PROF" report "$T/tcg" --quiet --json --no-html --window 0.0000015 > "$T/win.json"
 jq -e '.summary.total_faults == 5 and .nodes[0].faults == 3 and .nodes[1].faults == 2 and
@@ -195,6 +316,12 @@ PY
 expect_error "node0.perf.data is truncated" "$PROF" report "$T/badperf" --quiet --no-html
 sed -i "s/arg6=1/arg6=7/" "$T/badperf/profile/node0.script"; rm "$T/badperf/profile/node0.perf.data"
 expect_error "fault_end names node 7 of 2" "$PROF" report "$T/badperf" --quiet --no-html
+expect_error "has no profile data" "$PROF" suggest "$T/empty" --quiet
+expect_error "System.map of another kernel" "$PROF" suggest "$T/tcg" --quiet --system-map "$T/other.map"
+expect_error "not a System.map" "$PROF" suggest "$T/tcg" --quiet --system-map "$T/garbage.map"
+cp -r "$T/tcg" "$T/nomap"; rm "$T/nomap/profile/System.map"
+expect_error "suggest needs the guest kernel's System.map" "$PROF" suggest "$T/nomap" --quiet
+expect_error "percentage from 0 to 100" "$PROF" suggest "$T/tcg" --quiet --min-share 120
 expect_error "sort takes" "$PROF" report "$T/tcg" --quiet --no-html --sort nonsense
 expect_error "takes FROM or FROM:TO" "$PROF" report "$T/tcg" --quiet --no-html --window 5:3
 expect_error "no fault in --window 100:" "$PROF" report "$T/tcg" --quiet --no-html --window 100

@@ -21,8 +21,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <linux/userfaultfd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -40,6 +38,7 @@
 #include <unistd.h>
 
 #include "dsm.h"
+#include "../tests/local_addr.h"
 
 int64_t dsm_ping(struct dsm *d, int node, uint32_t reply_len);   /* library-internal */
 
@@ -175,25 +174,6 @@ static void barrier(struct dsm *d, int node)
 #define NTRANSPORTS 3
 
 static const char *rdma_addr;
-
-static const char *default_rdma_addr(char *buf, size_t len)
-{
-    struct ifaddrs *ifa, *i;
-    snprintf(buf, len, "10.0.2.15");
-    if (getifaddrs(&ifa) < 0) {
-        return buf;
-    }
-    for (i = ifa; i; i = i->ifa_next) {
-        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
-            !(i->ifa_flags & IFF_LOOPBACK)) {
-            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
-                      (socklen_t)len);
-            break;
-        }
-    }
-    freeifaddrs(ifa);
-    return buf;
-}
 
 static int node_main(int node, int nodes, const char *transport, const char *addrs_csv,
                      int listen_fd, const char *shm_name, size_t pages, int result_fd)
@@ -423,7 +403,7 @@ int main(int argc, char **argv)
     }
     char rdma_addr_buf[64];
     if (!rdma_addr) {
-        rdma_addr = default_rdma_addr(rdma_addr_buf, sizeof(rdma_addr_buf));
+        rdma_addr = dsm_default_rdma_addr(rdma_addr_buf, sizeof(rdma_addr_buf));
     }
     const char *names[NTRANSPORTS] = { "tcp", "shm", "rdma" };
     struct result r[NTRANSPORTS];

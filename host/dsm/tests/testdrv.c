@@ -16,8 +16,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,6 +26,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "local_addr.h"
 
 #define EXIT_PEER_FAILED 42
 
@@ -80,25 +79,6 @@ static int free_port(const char *addr, int *hold)
 }
 
 /* The first IPv4 address of an interface that is up and not loopback. */
-static const char *default_rdma_addr(char *buf, size_t len)
-{
-    struct ifaddrs *ifa, *i;
-    snprintf(buf, len, "10.0.2.15");
-    if (getifaddrs(&ifa) < 0) {
-        return buf;
-    }
-    for (i = ifa; i; i = i->ifa_next) {
-        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
-            !(i->ifa_flags & IFF_LOOPBACK)) {
-            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
-                      (socklen_t)len);
-            break;
-        }
-    }
-    freeifaddrs(ifa);
-    return buf;
-}
-
 int main(int argc, char **argv)
 {
     int nodes = 2, threads = 2, kill_last = 0, verbose = 0, default_handler = 0;
@@ -160,7 +140,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(transport, "rdma")) {
         if (!rdma_addr) {
-            rdma_addr = default_rdma_addr(rdma_addr_buf, sizeof(rdma_addr_buf));
+            rdma_addr = dsm_default_rdma_addr(rdma_addr_buf, sizeof(rdma_addr_buf));
         }
         int hold[64];
         for (int i = 0; i < nodes; i++) {
