@@ -14,6 +14,8 @@ struct cand {
     const struct ksym *s;
     uint64_t faults;        /* over the hot pages where it reached --min-share */
     uint64_t gpn, best;     /* the page with most of them, and how many there */
+    const char *why;        /* NULL: listed; else why not (points into why_buf) */
+    char why_buf[128];
 };
 
 static int in(uint64_t va, uint64_t lo, uint64_t hi)
@@ -246,10 +248,11 @@ void suggest_symbols(const struct prof *p, const struct prof_opts *o, const size
     qsort(c, nc, sizeof(*c), by_faults);
     header(p, o, f);
 
-    char line[4096], desc[WIDTH + 1], why[128], gpn[32];
+    char line[4096], desc[WIDTH + 1], gpn[32];
     for (size_t i = 0; i < nc; i++) {
         size_t others = neighbours(&p->kmap, c[i].s, c[i].gpn, nb);
-        if (why_not(&p->kmap, c[i].s, others, why, sizeof(why))) {
+        c[i].why = why_not(&p->kmap, c[i].s, others, c[i].why_buf, sizeof(c[i].why_buf));
+        if (c[i].why) {
             continue;
         }
         snprintf(gpn, sizeof(gpn), "%#" PRIx64, c[i].gpn);
@@ -266,14 +269,13 @@ void suggest_symbols(const struct prof *p, const struct prof_opts *o, const size
     }
     /* Why the other hot symbols are not listed: comments, ignored by the kernel build. */
     for (size_t i = 0; i < nc; i++) {
-        size_t others = neighbours(&p->kmap, c[i].s, c[i].gpn, nb);
-        if (!why_not(&p->kmap, c[i].s, others, why, sizeof(why))) {
+        if (!c[i].why) {
             continue;
         }
         char name[48];
         fit(name, c[i].s->name, 40);
         snprintf(line, sizeof(line), "# not listed: %s (%" PRIu64 " faults, page %#" PRIx64
-                 "): %s", name, c[i].faults, c[i].gpn, why);
+                 "): %s", name, c[i].faults, c[i].gpn, c[i].why);
         fprintf(f, "%.*s\n", WIDTH, line);
     }
     if (no_image) {
