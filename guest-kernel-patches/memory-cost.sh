@@ -63,21 +63,22 @@ for i in $(seq "$runs"); do
             host/launcher/dsmvm-launch --quiet --run-dir "$run" "${args[@]}" --variant "$v" \
                 --workload meminfo --timeout 600 > "$run.out" 2>&1 ||
                 { echo "$v $shape run $i failed: see $run.out" >&2; exit 1; }
+            mem=$(tr -d '\r' < "$run/serial0.log" | awk '$1 == "meminfo:" { print $2, $3 }')
             for k in MemTotal MemFree Percpu Slab; do
-                x=$(tr -d '\r' < "$run/serial0.log" | awk -v k="$k" '$1 == "meminfo:" && $2 == k { print $3; exit }')
+                x=$(awk -v k="$k" '$1 == k { print $2; exit }' <<< "$mem")
                 [ -n "$x" ] || { echo "no meminfo $k in $run/serial0.log" >&2; exit 1; }
                 val[$v-$shape-$k]="${val[$v-$shape-$k]:-} $x"
             done
         done
     done
 done
-stat() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%d [%d-%d]", m, v[1], v[NR] }'; }
-med() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+med() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { printf "%d", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+with_spread() { printf '%s [%s-%s]' "$(med "$1")" "$(printf '%s\n' $1 | sort -n | head -n 1)" "$(printf '%s\n' $1 | sort -n | tail -n 1)"; }
 printf '%-6s %-9s %-24s %-24s %s\n' shape "" stock tuned "tuned-stock (medians)"
 for shape in 1x2 2x1; do
     for k in MemTotal MemFree Percpu Slab; do
         a=${val[stock-$shape-$k]} b=${val[tuned-$shape-$k]}
-        printf '%-6s %-9s %-24s %-24s %d\n' "$shape" "$k" "$(stat "$a")" "$(stat "$b")" \
+        printf '%-6s %-9s %-24s %-24s %d\n' "$shape" "$k" "$(with_spread "$a")" "$(with_spread "$b")" \
             $(( $(med "$b") - $(med "$a") ))
     done
 done
