@@ -5,7 +5,8 @@
  * Watches D/serial0.log; when TEXT appears, reads `qom-get /objects/dsmvm stats` from every
  * node (D/qmpI.sock) and appends "begin|end SECONDS FAULTS REMOTE_FAULTS" (host monotonic
  * time, sums over nodes) to D/idle-snapshots.txt. So faults of the boot and of the power-off
- * are not counted in the window between the markers. */
+ * are not counted in the window between the markers. Between them it appends a "tick" line
+ * every second, so that a report can tell a burst from a steady rate. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -147,7 +148,7 @@ int cmd_qmp_watch(int argc, char **argv)
         return 2;
     }
     snprintf(path, sizeof(path), "%s/serial0.log", dir);
-    double deadline = now_s() + timeout;
+    double deadline = now_s() + timeout, next_tick = 0;
     for (int next = 0; next < 2 && now_s() < deadline;) {
         char *console = read_text_file(path);
         if (console && strstr(console, marks[next])) {
@@ -156,6 +157,11 @@ int cmd_qmp_watch(int argc, char **argv)
                 return 1;
             }
             next++;
+            next_tick = now_s() + 1;
+        } else if (next == 1 && now_s() >= next_tick) {
+            /* a node that stopped answering ends the window at the end marker, not here */
+            snapshot(dir, nodes, "tick");
+            next_tick += 1;
         } else {
             usleep(20000);
         }

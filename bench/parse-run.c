@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "stats.h"
 
 char *read_text_file(const char *path)
 {
@@ -42,9 +43,14 @@ void parse_dsm_bench(const struct json *j, struct metrics *m)
     metrics_set(m, "dsm_bench_write_us", json_number(json_get(tcp, "write_fault_us"), "median", 0));
 }
 
+/* "begin|tick|end SECONDS FAULTS REMOTE" lines (cmd-qmp-watch.c): the mean rate over the
+ * window, and the median of the per-interval rates (about a second each), which a burst at
+ * either end of the window (the boot's tail, the workload's exit) does not move. */
 void parse_idle_snapshots(const char *text, struct metrics *m)
 {
     double t[2] = { 0 }, faults[2] = { 0 }, remote[2] = { 0 };
+    double rates[1024], last_t = 0, last_f = 0;
+    size_t nrates = 0;
     int seen[2] = { 0 };
     const char *line = text;
 
@@ -53,8 +59,16 @@ void parse_idle_snapshots(const char *text, struct metrics *m)
         double a, b, c;
         if (sscanf(line, "%15s %lf %lf %lf", mark, &a, &b, &c) == 4) {
             int i = strcmp(mark, "begin") == 0 ? 0 : strcmp(mark, "end") == 0 ? 1 : -1;
+            int tick = strcmp(mark, "tick") == 0;
+            if ((tick || i == 1) && seen[0] && !seen[1] && a > last_t
+                && nrates < sizeof(rates) / sizeof(rates[0])) {
+                rates[nrates++] = (b - last_f) / (a - last_t);
+            }
             if (i >= 0) {
                 t[i] = a, faults[i] = b, remote[i] = c, seen[i] = 1;
+            }
+            if (tick || i == 0) {
+                last_t = a, last_f = b;
             }
         }
         line = strchr(line, '\n');
@@ -64,6 +78,8 @@ void parse_idle_snapshots(const char *text, struct metrics *m)
         metrics_set(m, "idle_window_s", t[1] - t[0]);
         metrics_set(m, "idle_faults_per_s", (faults[1] - faults[0]) / (t[1] - t[0]));
         metrics_set(m, "idle_remote_faults_per_s", (remote[1] - remote[0]) / (t[1] - t[0]));
+        /* with only begin and end this is the mean again */
+        metrics_set(m, "idle_median_faults_per_s", stats_summarize(rates, nrates).median);
     }
 }
 

@@ -5,4 +5,4 @@ baseline=1x2
 configs=("1x2|--nodes 1 --cpus 2 --variant tuned"
          "2x1|--nodes 2 --variant tuned")
 probe=idle
-metrics="idle_faults_per_s idle_remote_faults_per_s idle_window_s"
+metrics="idle_faults_per_s idle_median_faults_per_s idle_remote_faults_per_s idle_window_s"

@@ -5,4 +5,4 @@ baseline=stock
 configs=("stock|--nodes 2 --variant stock"
          "tuned|--nodes 2 --variant tuned")
 probe=idle
-metrics="idle_faults_per_s idle_remote_faults_per_s idle_window_s"
+metrics="idle_faults_per_s idle_median_faults_per_s idle_remote_faults_per_s idle_window_s"

@@ -243,6 +243,17 @@ static void test_perf_and_derive(void)
     metrics_init(&m);
     parse_idle_snapshots("begin 100 5 5\n", &m);    /* no end marker: no rate */
     CHECK(m.count == 0);
+    /* a tail of the boot in the first second and the exit in the last one: the median of
+     * the per-second rates is the steady 2/s, the mean is not */
+    metrics_init(&m);
+    parse_idle_snapshots("begin 10 100 90\ntick 11 700 690\ntick 12 702 692\ntick 13 704 694\n"
+                         "tick 14 706 696\nend 14.5 1006 996\n", &m);
+    CHECK(near(get(&m, "idle_faults_per_s"), 906 / 4.5));
+    CHECK(near(get(&m, "idle_median_faults_per_s"), 2));
+    metrics_init(&m);
+    parse_idle_snapshots(t = sample("idle-snapshots.txt"), &m);
+    CHECK(near(get(&m, "idle_median_faults_per_s"), 100));
+    free(t);
 }
 
 static void test_metrics_file(void)
