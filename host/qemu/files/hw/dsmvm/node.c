@@ -406,6 +406,12 @@ static void dsmvm_node_complete(UserCreatable *uc, Error **errp)
     qemu_register_shutdown_notifier(&n->shutdown);
     n->exit.notify = dsmvm_exit_notify;
     qemu_add_exit_notifier(&n->exit);
+    /*
+     * The DSM's threads and the exit notifier use the node until the process
+     * ends, but qemu_cleanup() unparents every user-creatable object before
+     * the exit notifiers run: keep the node alive for them.
+     */
+    object_ref(OBJECT(n));
     dsmvm_node = n;
     dsmvm_active = true;
 }
