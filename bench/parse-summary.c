@@ -73,6 +73,13 @@ void parse_summary(const struct json *s, struct metrics *m)
 
     const struct json *nodes = json_get(s, "nodes");
     double faults = 0;
+    metrics_set(m, "nodes", (double)json_count(nodes));
+    for (const struct json *n = nodes ? nodes->child : NULL; n; n = n->next) {
+        if (isnan(json_number(n, "read_faults", NAN))) {
+            /* a node left no statistics: sums over the others would read as a real count */
+            return;
+        }
+    }
     for (const struct json *n = nodes ? nodes->child : NULL; n; n = n->next) {
         faults += json_number(n, "read_faults", 0) + json_number(n, "write_faults", 0);
         for (size_t i = 0; i < sizeof(node_counters) / sizeof(node_counters[0]); i++) {
@@ -82,7 +89,6 @@ void parse_summary(const struct json *s, struct metrics *m)
             }
         }
     }
-    metrics_set(m, "nodes", (double)json_count(nodes));
     metrics_set(m, "dsm_faults", faults);
     add_latency_histogram(nodes, m);
 }

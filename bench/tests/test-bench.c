@@ -193,6 +193,21 @@ static void test_summary(void)
     CHECK(near(get(&m, "fault_lat_p90_us"), 393.216));
     json_free(j);
 
+    /* a node without statistics: no fault totals at all rather than the other node's */
+    static const char partial[] = "{\"status\": \"ok\", \"nodes\": [{\"node\": 0, "
+        "\"exit_reason\": \"no statistics\"}, {\"node\": 1, \"read_faults\": 5, "
+        "\"write_faults\": 6, \"faults_remote\": 11}]}";
+    char err[128];
+    j = json_parse(partial, strlen(partial), err, sizeof(err));
+    CHECK(j != NULL);
+    metrics_init(&m);
+    parse_summary(j, &m);
+    CHECK(strcmp(m.status, RUN_OK) == 0);
+    CHECK(near(get(&m, "nodes"), 2));
+    CHECK(isnan(get(&m, "dsm_faults")));
+    CHECK(isnan(get(&m, "dsm_faults_remote")));
+    json_free(j);
+
     metrics_init(&m);
     parse_console("\r\nDSMVM: userspace up, uptime 2.04 s, 2 cpus online\r\n", &m);
     CHECK(near(get(&m, "guest_uptime_at_userspace_s"), 2.04));
