@@ -27,9 +27,8 @@ DSM_PROBES = ["fault_end", "invalidation"]
 # DWARF call chains let a fault inside a QEMU helper reach the translated code that called it.
 # Each sample copies stack-size bytes of the faulting thread's stack, and QEMU takes a page
 # fault for every DSM fault and more: 1 KiB halves the data a boot records (about 80 MB per
-# node instead of 150) and still reaches the translated code as often as 2 KiB did on a
-# tuned boot (a third of the faults end in a QEMU function with either); 512 bytes lost
-# the callers of memcpy.
+# node instead of 150). On one tuned boot each, 34 % of the faults ended in a QEMU function
+# with 2 KiB and 40 % with 1 KiB, within a boot's noise; 512 bytes lost the callers of memcpy.
 TCG_EVENTS = ["-e", "page-faults/call-graph=dwarf,stack-size=1024/", "-c", "1", "-d"]
 KVM_EVENTS = ["-e", "kvm:kvm_page_fault"]
 SCRIPT_FIELDS = "pid,tid,time,event,ip,sym,addr,trace"    # as in src/load.c
