@@ -37,8 +37,9 @@ KERNEL_CMDLINE_MAX = 2048   # COMMAND_LINE_SIZE on x86
 UNIX_PATH_MAX = 107         # sun_path minus its terminating NUL
 
 CLUSTER_KEYS = ("transport", "secret", "secret-file", "device-node", "connect-timeout",
-                "read-ahead", "shm-name")
+                "read-ahead", "shm-name", "vcpu-nice")
 DEFAULT_READ_AHEAD = 8      # pages; QEMU's default too (hw/dsmvm/cluster.c)
+DEFAULT_VCPU_NICE = 10      # QEMU's default too (hw/dsmvm/cluster.c)
 NODE_KEYS = ("address", "cpus")
 
 
@@ -75,6 +76,7 @@ class Cluster:
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
     read_ahead: Optional[int] = None        # None: QEMU's default
     shm_name: Optional[str] = None
+    vcpu_nice: Optional[int] = None         # None: QEMU's default
 
     @property
     def num_cpus(self):
@@ -94,6 +96,8 @@ class Cluster:
             lines.append(f"read-ahead = {self.read_ahead}")
         if self.shm_name is not None:
             lines.append(f"shm-name = {self.shm_name}")
+        if self.vcpu_nice is not None:
+            lines.append(f"vcpu-nice = {self.vcpu_nice}")
         for i, n in enumerate(self.nodes):
             lines += ["", f"[node{i}]"]
             if n.address is not None:
@@ -239,6 +243,10 @@ def parse_cluster(text, source="cluster description", read_secret_file=True):
             c.read_ahead = _integer(get("cluster", "read-ahead"), "read-ahead")
             if not 0 <= c.read_ahead <= 64:
                 raise ClusterError("read-ahead must be a number of pages from 0 to 64")
+        if get("cluster", "vcpu-nice") is not None:
+            c.vcpu_nice = _integer(get("cluster", "vcpu-nice"), "vcpu-nice")
+            if not 0 <= c.vcpu_nice <= 19:
+                raise ClusterError("vcpu-nice must be a number from 0 to 19")
         c.shm_name = get("cluster", "shm-name")
         if c.transport == "shm" and (not c.shm_name or "/" in c.shm_name):
             raise ClusterError("the shm transport needs shm-name = NAME (no '/') in [cluster]")

@@ -29,6 +29,8 @@ check 'no gap' "[cluster]\nsecret = 12345678\n[node0]\naddress = 127.0.0.1:1\ncp
 check 'transport must be tcp, shm or rdma' "[cluster]\nsecret = 12345678\ntransport = udp\n$good"
 check 'must run on the device node' "[cluster]\nsecret = 12345678\n[node0]\naddress = 127.0.0.1:1\ncpus = 1\n[node1]\naddress = 127.0.0.1:2\ncpus = 0\n"
 check 'no \[cluster\] section' ""
+check 'vcpu-nice must be a number from 0 to 19' "[cluster]\nsecret = 12345678\nvcpu-nice = 20\n$good"
+check 'vcpu-nice must be' "[cluster]\nsecret = 12345678\nvcpu-nice = low\n$good"
 rm -f "$dir/c.conf"
 out=$(timeout 30 "$Q" -machine pc,accel=tcg -smp 2 -m 64 -display none -nic none -monitor none -serial none \
       -object dsmvm-node,id=d,node=0,cluster="$dir/c.conf" 2>&1) && fail "a missing file was accepted"

@@ -3,7 +3,8 @@
 # each node returns a JSON object (QAPI's DsmvmStats) with every counter, the node's vCPUs, its
 # hot pages and the watched pages, not a string. At exit each node writes the same structure to
 # its stats file, from which the launcher builds its summary: the summary's nodes carry the
-# same keys.
+# same keys. Each node runs its vCPU threads 10 nice levels below its other threads
+# (vcpu-nice's default).
 # time-limit: 420: one 2-node boot and a 20 s idle guest, the launcher stops it at 300 s
 . tests/lib.sh
 mkdir -p build/test-runs
@@ -45,6 +46,25 @@ for i in 0 1; do
         <<< "$st" > /dev/null || fail "node$i: unexpected stats: $st"
     echo "node$i: qom-get stats: an object, $(jq -r '.read_faults + .write_faults' <<< "$st")" \
          "DSM faults so far, hot page $(jq -r '.hot_pages[0].gpn' <<< "$st")"
+done
+
+# vcpu-nice: the threads QMP names as vCPUs run 10 nice levels (at most 19) below the main
+# thread, every other thread of the process at the main thread's.
+nice_of() { awk '{ print $19 }' "/proc/$1/stat"; }
+for i in 0 1; do
+    tids=$(qmp "$RUN/qmp$i.sock" query-cpus-fast | jq -r '.[]."thread-id"')
+    [ "$(wc -w <<< "$tids")" -eq 2 ] || fail "node$i: query-cpus-fast names threads '$tids'"
+    pid=$(awk '/^Tgid:/ { print $2 }' "/proc/$(head -1 <<< "$tids")/status")
+    base=$(nice_of "$pid")
+    lowered=$(( base + 10 > 19 ? 19 : base + 10 ))
+    for t in /proc/"$pid"/task/*; do
+        tid=${t##*/} expect=$base
+        grep -qx "$tid" <<< "$tids" && expect=$lowered
+        [ "$(nice_of "$tid")" -eq "$expect" ] ||
+            fail "node$i: thread $tid ($(cat "$t/comm")) runs at nice $(nice_of "$tid"), not $expect"
+    done
+    echo "node$i: vCPU threads $(echo $tids) at nice $lowered, the other" \
+         "$(($(ls /proc/"$pid"/task | wc -l) - 2)) at $base"
 done
 
 rc=0

@@ -50,6 +50,9 @@ check(c.transport == "shm" and c.shm_name == "g1" and c.connect_timeout == 5 and
       and c.nodes[0].cpus == [1, 2, 3, 5] and c.nodes[1].cpus == [0, 4] and c.nodes[0].address is None,
       f"shm file with comments, ranges and escapes parsed as {c}")
 check(c.secret == "later-wins", f"a repeated key: the last one wins (got {c.secret!r})")
+c = dc.parse_cluster(S + "vcpu-nice = 0\nread-ahead = 4\n" + GOOD)
+check(c.vcpu_nice == 0 and c.read_ahead == 4, f"vcpu-nice and read-ahead parsed as {c}")
+check(dc.parse_cluster(S + GOOD).vcpu_nice is None, "vcpu-nice absent: QEMU's default")
 c = dc.parse_cluster("[cluster]\nsecret = a\\sb\\tc\\\\d12\n" + GOOD)
 check(c.secret == "a b\tc\\d12", f"escapes in a value: {c.secret!r}")
 # A value runs to the end of its line, as in QEMU's reader: '#' inside it is not a comment.
@@ -81,7 +84,8 @@ with tempfile.TemporaryDirectory() as d:
             nodes.append(dc.Node(address=f"10.0.0.{i + 1}:7100", cpus=list(range(first, first + n))))
             first += n
         want = dc.Cluster(nodes=nodes, transport=transport, secret_file=secret,
-                          shm_name="dsmvm-x" if transport == "shm" else None)
+                          shm_name="dsmvm-x" if transport == "shm" else None,
+                          vcpu_nice=len(cpus) % 20)
         path = os.path.join(d, "c.conf")
         want.write(path, "written by the test")
         got = dc.load_cluster(path)
@@ -144,6 +148,8 @@ refused(S + "device-node = 2\n" + GOOD, "device-node 2 is not one of the 2 nodes
 refused(S + "device-node = 0x1\n" + GOOD, "device-node must be an integer")
 refused(S + "connect-timeout = 0\n" + GOOD, "connect-timeout must be a positive")
 refused(S + "transport = shm\n" + GOOD, "shm transport needs shm-name")
+refused(S + "vcpu-nice = 20\n" + GOOD, "vcpu-nice must be a number from 0 to 19")
+refused(S + "vcpu-nice = -1\n" + GOOD, "vcpu-nice must be a number from 0 to 19")
 refused(S + "transport = shm\nshm-name = a/b\n" + GOOD, "shm transport needs shm-name")
 refused(S + "adress = 127.0.0.1:1\n" + GOOD, r"t.conf:3: unknown key 'adress' in \[cluster\]")
 refused(S + "[node0]\naddress = h:1\ncpus = 0\nport = 1\n", r"unknown key 'port' in \[node0\]")

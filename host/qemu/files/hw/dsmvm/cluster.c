@@ -150,6 +150,15 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         }
         goto fail;
     }
+    c->vcpu_nice = g_key_file_has_key(kf, "cluster", "vcpu-nice", NULL) ?
+        g_key_file_get_integer(kf, "cluster", "vcpu-nice", &e) : 10;
+    if (e || c->vcpu_nice < 0 || c->vcpu_nice > 19) {
+        error_setg(errp, "vcpu-nice must be a number from 0 to 19");
+        if (e) {
+            g_error_free(e);
+        }
+        goto fail;
+    }
     c->shm_name = g_key_file_get_string(kf, "cluster", "shm-name", NULL);
     if (c->transport == DSMVM_TRANSPORT_SHM &&
         (!c->shm_name || !*c->shm_name || strchr(c->shm_name, '/'))) {

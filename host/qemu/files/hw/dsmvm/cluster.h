@@ -10,6 +10,9 @@
  *                              # owner-manager (0 = off, at most 64;
  *                              # default 8)
  *   shm-name = dsmvm-guest1    # shm transport: name under /dev/shm
+ *   vcpu-nice = 10             # vCPU threads run this much nicer than
+ *                              # the node's DSM and I/O threads (0-19,
+ *                              # default 10; 0 = same priority)
  *
  *   [node0]
  *   address = 10.0.0.1:7100    # host:port this node listens on
@@ -41,6 +44,7 @@ typedef struct DsmvmCluster {
     char *shm_name;
     int connect_timeout_s;
     int read_ahead_pages;
+    int vcpu_nice;
     char *addresses[DSMVM_MAX_NODES];
     /* cpu_node[i]: the node that runs vCPU i; -1 when no node claims it */
     int cpu_node[DSMVM_MAX_VCPUS];

@@ -284,6 +284,9 @@ void dsmvm_reset_started(DsmvmNode *n);
 void dsmvm_time_install(DsmvmNode *n);
 void dsmvm_time_sync(DsmvmNode *n);
 
+/* vcpu-priority.c: lower this process's vCPU threads by vcpu-nice. */
+void dsmvm_vcpu_priority_apply(DsmvmNode *n);
+
 /*
  * stats.c: this node's statistics, for the stats property (qom-get) and the
  * stats file; any thread. The caller frees them (qapi_free_DsmvmStats()).

@@ -310,6 +310,7 @@ static bool dsmvm_node_start(DsmvmNode *n, Error **errp)
                 n->node_id, c->num_nodes, local_cpus, ms->smp.cpus,
                 dsmvm_is_device_node(n) ? " and the devices" : "");
 
+    dsmvm_vcpu_priority_apply(n);
     qemu_add_vm_change_state_handler(dsmvm_vm_state_change, n);
     return true;
 }
