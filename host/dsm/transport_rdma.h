@@ -129,7 +129,7 @@ int rdma_hs_recv(void *conn, void *buf, size_t len);
  * passed). */
 int rdma_hs_flush(struct rdma_conn *c, long long deadline);
 
-/* transport_rdma_accept.c: admits every node above this one on
+/* transport_rdma_accept.c: admits (admission.h) every node above this one on
  * t->listen_id, filling t->conns[j > self].  Bad connections are refused
  * and logged, never fatal; -ETIMEDOUT (err set) when the deadline passes. */
 int rdma_accept_peers(struct rdma_transport *t, long long deadline, char *err, size_t errlen);

@@ -11,7 +11,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,49 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "transport_addr.h"
 #include "transport_rdma.h"
 
 #define RDMA_RESOLVE_MS     2000
 #define RDMA_HS_REFUSED     (-100000)   /* connect_once(): a verdict, final */
-
-static int split_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
-{
-    const char *colon = addr ? strrchr(addr, ':') : NULL;
-    if (!colon || colon == addr || (size_t)(colon - addr) >= hostlen || !colon[1] ||
-        strlen(colon + 1) >= portlen) {
-        return -1;
-    }
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = 0;
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') {   /* [v6]:port */
-        memmove(host, host + 1, strlen(host) - 2);
-        host[strlen(host) - 2] = 0;
-    }
-    strcpy(port, colon + 1);
-    return 0;
-}
-
-static int resolve(const char *addr, struct sockaddr_storage *ss, char *err, size_t errlen)
-{
-    char host[256], port[32];
-    struct addrinfo hints, *ai;
-    if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
-        snprintf(err, errlen, "bad address '%s' (want host:port)", addr ? addr : "(null)");
-        return -EINVAL;
-    }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, port, &hints, &ai);
-    if (rc) {
-        snprintf(err, errlen, "cannot resolve '%s': %s", addr, gai_strerror(rc));
-        return rc == EAI_MEMORY ? -ENOMEM : rc == EAI_AGAIN ? -EAGAIN : -EINVAL;
-    }
-    memset(ss, 0, sizeof(*ss));
-    memcpy(ss, ai->ai_addr, ai->ai_addrlen < sizeof(*ss) ? ai->ai_addrlen : sizeof(*ss));
-    freeaddrinfo(ai);
-    return 0;
-}
 
 void rdma_peer_name(struct rdma_cm_id *id, char *buf, size_t len)
 {
@@ -315,7 +276,7 @@ int rdma_dial(const char *addr, long long deadline, struct rdma_conn **out, char
               size_t whylen)
 {
     struct sockaddr_storage dst;
-    int rc = resolve(addr, &dst, why, whylen);
+    int rc = dsm_resolve_addr(addr, &dst, NULL, why, whylen);
     return rc < 0 ? rc : dial(&dst, deadline, out, why, whylen);
 }
 
@@ -356,7 +317,7 @@ static int connect_peer(struct rdma_transport *t, int j, long long deadline, cha
     const struct dsm_transport_params *p = &t->base.params;
     struct sockaddr_storage dst;
     char why[256] = "";
-    int rc = resolve(p->rdma_addrs[j], &dst, err, errlen);
+    int rc = dsm_resolve_addr(p->rdma_addrs[j], &dst, NULL, err, errlen);
     if (rc < 0) {
         return rc;
     }
@@ -396,7 +357,7 @@ static int open_listener(struct rdma_transport *t, char *err, size_t errlen)
     const struct dsm_transport_params *p = &t->base.params;
     const char *addr = p->rdma_addrs[p->hs.self];
     struct sockaddr_storage ss;
-    int rc = resolve(addr, &ss, err, errlen);
+    int rc = dsm_resolve_addr(addr, &ss, NULL, err, errlen);
     if (rc < 0) {
         return rc;
     }

@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -26,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "transport_addr.h"
 #include "transport_tcp.h"
 
 #define TCP_RBUF_SIZE (512u * 1024u)
@@ -50,39 +50,6 @@ struct tcp_transport {
     struct tcp_peer peers[DSM_MAX_NODES];
 };
 
-static int split_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
-{
-    const char *colon = addr ? strrchr(addr, ':') : NULL;
-    if (!colon || (size_t)(colon - addr) >= hostlen || strlen(colon + 1) >= portlen) {
-        return -1;
-    }
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = 0;
-    strcpy(port, colon + 1);
-    return 0;
-}
-
-static int resolve(const char *addr, struct addrinfo **res, char *err, size_t errlen)
-{
-    char host[256], port[32];
-    struct addrinfo hints;
-    if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
-        snprintf(err, errlen, "bad address '%s' (want host:port)", addr ? addr : "(null)");
-        return -EINVAL;
-    }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, port, &hints, res);
-    if (rc) {
-        int e = rc == EAI_SYSTEM ? errno : rc == EAI_MEMORY ? ENOMEM :
-                rc == EAI_AGAIN ? EAGAIN : EINVAL;
-        snprintf(err, errlen, "cannot resolve '%s': %s", addr, gai_strerror(rc));
-        return -e;
-    }
-    return 0;
-}
-
 static void set_timeouts(int fd, int ms)
 {
     struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
@@ -105,27 +72,26 @@ static int open_listener(struct tcp_transport *t, char *err, size_t errlen)
         t->listen_fd = p->tcp_listen_fd;
         return 0;
     }
-    struct addrinfo *ai;
-    int rc = resolve(p->tcp_addrs[p->hs.self], &ai, err, errlen);
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int rc = dsm_resolve_addr(p->tcp_addrs[p->hs.self], &ss, &sslen, err, errlen);
     if (rc < 0) {
         return rc;
     }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     }
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 64) < 0) {
         int e = errno;
         snprintf(err, errlen, "cannot listen on %s: %s", p->tcp_addrs[p->hs.self],
                  strerror(e));
         if (fd >= 0) {
             close(fd);
         }
-        freeaddrinfo(ai);
         return -e;
     }
-    freeaddrinfo(ai);
     t->listen_fd = fd;
     return 0;
 }
@@ -139,9 +105,10 @@ static int connect_peer(struct tcp_transport *t, int j, long long deadline, char
                         size_t errlen)
 {
     const struct dsm_transport_params *p = &t->base.params;
-    struct addrinfo *ai;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
     char why[256] = "";
-    int rc = resolve(p->tcp_addrs[j], &ai, err, errlen);
+    int rc = dsm_resolve_addr(p->tcp_addrs[j], &ss, &sslen, err, errlen);
     if (rc < 0) {
         return rc;
     }
@@ -157,7 +124,7 @@ static int connect_peer(struct tcp_transport *t, int j, long long deadline, char
             rc = -ETIMEDOUT;
             break;
         }
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             rc = -errno;
             snprintf(err, errlen, "socket: %s", strerror(-rc));
@@ -165,7 +132,7 @@ static int connect_peer(struct tcp_transport *t, int j, long long deadline, char
         }
         tune_socket(fd);
         set_timeouts(fd, p->connect_timeout_ms);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (connect(fd, (struct sockaddr *)&ss, sslen) < 0) {
             snprintf(why, sizeof(why), "%s", strerror(errno));
             close(fd);
             continue;
@@ -175,7 +142,6 @@ static int connect_peer(struct tcp_transport *t, int j, long long deadline, char
         rc = dsm_handshake(&p->hs, &io, j, why, sizeof(why));
         if (rc == j) {
             t->peers[j].fd = fd;
-            freeaddrinfo(ai);
             return 0;
         }
         close(fd);
@@ -186,7 +152,6 @@ static int connect_peer(struct tcp_transport *t, int j, long long deadline, char
         }
         dsm_transport_logf(&t->base, DSM_LOG_INFO, "connecting to node %d again: %s", j, why);
     }
-    freeaddrinfo(ai);
     return rc;
 }
 

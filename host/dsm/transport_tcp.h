@@ -4,12 +4,6 @@
 
 #include "transport.h"
 
-/* Bound on connections that have not authenticated yet (listener side):
- * each gets DSM_HS_TIMEOUT_MS (transport.h) to finish the handshake; at
- * most DSM_HS_MAX_PENDING run at once, and a new one pushes out the
- * oldest, so a flood cannot hold a real peer out. */
-#define DSM_HS_MAX_PENDING  16
-
 /* One connection during the handshake: I/O is non-blocking, bounded by an
  * absolute deadline (dsm_now_ms() clock). */
 struct tcp_hs_conn {
@@ -23,10 +17,10 @@ int tcp_hs_recv(void *opaque, void *buf, size_t len);
 /* "ip:port" of the far end of fd (or "unknown address"). */
 void tcp_peer_name(int fd, char *buf, size_t len);
 
-/* Accepts and authenticates every node above this one on listen_fd.
- * Fills fds[j] for each j > self.  Bad connections are refused and
- * logged, never fatal; -ETIMEDOUT (err set) when the connect deadline
- * passes, another -errno if the listener cannot wait at all. */
+/* Accepts and authenticates every node above this one on listen_fd, as
+ * admission.h says.  Fills fds[j] for each j > self.  Bad connections are
+ * refused and logged, never fatal; -ETIMEDOUT (err set) when the connect
+ * deadline passes, another -errno if the listener cannot wait at all. */
 int tcp_accept_peers(struct dsm_transport *t, int listen_fd, int *fds, long long deadline,
                      char *err, size_t errlen);
 

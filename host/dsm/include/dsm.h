@@ -147,7 +147,8 @@ struct dsm_config {
     int node_id;                   /* 0 .. num_nodes-1 */
     int num_nodes;                 /* 1 .. DSM_MAX_NODES */
     enum dsm_transport_kind transport;
-    /* TCP: "host:port" of every node, indexed by node id. */
+    /* TCP: "host:port" of every node, indexed by node id ("[v6]:port" or
+     * "v6:port" for an IPv6 address; neither part may be empty). */
     const char *const *tcp_addrs;
     /* TCP: an already bound+listening socket to use instead of binding
      * tcp_addrs[node_id] (-1 = none).  Ownership passes to the library

@@ -7,6 +7,7 @@
  *   test-unit --write-corpus D write fuzzer seed frames into directory D
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 #include "hmac_sha256.h"
 #include "proto.h"
 #include "rdma_wire.h"
+#include "transport_addr.h"
 
 static int passed, failed;
 
@@ -1188,6 +1190,33 @@ static int write_state_corpus(const char *dir)
 /* transport = rdma: validated at create; one node needs no device; with
  * peers and no RDMA device (this machine has none unless rdma_rxe or a NIC
  * is there) dsm_start() fails with -ENODEV and a clear message. */
+/* "host:port" addresses, shared by the TCP and RDMA transports */
+static void test_resolve_addr(void)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    char err[256] = "";
+    int rc = dsm_resolve_addr("127.0.0.1:5000", &ss, &len, err, sizeof(err));
+    CHECK(rc == 0 && ss.ss_family == AF_INET && len == sizeof(struct sockaddr_in) &&
+          ntohs(((struct sockaddr_in *)&ss)->sin_port) == 5000, "ipv4: %d '%s'", rc, err);
+    rc = dsm_resolve_addr("[::1]:5001", &ss, &len, err, sizeof(err));
+    CHECK(rc == 0 && ss.ss_family == AF_INET6 && len == sizeof(struct sockaddr_in6) &&
+          ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == 5001, "[ipv6]: %d '%s'", rc, err);
+    rc = dsm_resolve_addr("::1:5002", &ss, NULL, err, sizeof(err));
+    CHECK(rc == 0 && ss.ss_family == AF_INET6 &&
+          ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == 5002, "bare ipv6: %d '%s'", rc, err);
+    static const char *const bad[] = { "no-port", ":5000", "127.0.0.1:", NULL };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = 0;
+        rc = dsm_resolve_addr(bad[i], &ss, &len, err, sizeof(err));
+        CHECK(rc == -EINVAL && strstr(err, "bad address '") && strstr(err, "(want host:port)"),
+              "'%s': %d '%s'", bad[i] ? bad[i] : "(null)", rc, err);
+    }
+    rc = dsm_resolve_addr("127.0.0.1:no-such-service", &ss, &len, err, sizeof(err));
+    CHECK(rc == -EINVAL && strstr(err, "cannot resolve '127.0.0.1:no-such-service': "),
+          "unknown port name: %d '%s'", rc, err);
+}
+
 static void test_rdma_config(void)
 {
     char err[256] = "";
@@ -1239,6 +1268,7 @@ int main(int argc, char **argv)
     test_rdma_frames();
     test_rdma_credits();
     test_rdma_config();
+    test_resolve_addr();
     test_single_node();
     test_errors_create();
     test_errors_one_node();
