@@ -26,6 +26,6 @@ console | grep -q 'tick page publish failed' && fail "tuned: a publish failed"
 total=$(summary '.total_time_s')
 updates=$(summary '[.nodes[].wu_updates] | add')
 echo "write-updates: $updates in ${total:-?} s"
-# HZ=250 with an idle tick: at least a few per second over the run.
+# HZ=100 with an idle tick: at least a few per second over the run.
 [ "$updates" -gt 200 ] || fail "tuned: only $updates write-updates"
 wu_page_quiet "tick page"
