@@ -64,6 +64,27 @@ static bool valid_address(const char *addr)
            port > 0 && port < 65536;
 }
 
+/*
+ * An optional integer key of [cluster]: def when absent, else a value in
+ * min..max, or the error "KEY must be WHAT".
+ */
+static bool cluster_int(GKeyFile *kf, const char *key, int def, int min,
+                        int max, const char *what, int *val, Error **errp)
+{
+    g_autoptr(GError) e = NULL;
+
+    if (!g_key_file_has_key(kf, "cluster", key, NULL)) {
+        *val = def;
+        return true;
+    }
+    *val = g_key_file_get_integer(kf, "cluster", key, &e);
+    if (e || *val < min || *val > max) {
+        error_setg(errp, "%s must be %s", key, what);
+        return false;
+    }
+    return true;
+}
+
 DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -129,34 +150,14 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         g_error_free(e);
         goto fail;
     }
-    c->connect_timeout_s =
-        g_key_file_has_key(kf, "cluster", "connect-timeout", NULL) ?
-        g_key_file_get_integer(kf, "cluster", "connect-timeout", &e) : 30;
-    if (e || c->connect_timeout_s <= 0) {
-        error_setg(errp,
-                   "connect-timeout must be a positive number of seconds");
-        if (e) {
-            g_error_free(e);
-        }
-        goto fail;
-    }
-    c->read_ahead_pages =
-        g_key_file_has_key(kf, "cluster", "read-ahead", NULL) ?
-        g_key_file_get_integer(kf, "cluster", "read-ahead", &e) : 8;
-    if (e || c->read_ahead_pages < 0 || c->read_ahead_pages > 64) {
-        error_setg(errp, "read-ahead must be a number of pages from 0 to 64");
-        if (e) {
-            g_error_free(e);
-        }
-        goto fail;
-    }
-    c->vcpu_nice = g_key_file_has_key(kf, "cluster", "vcpu-nice", NULL) ?
-        g_key_file_get_integer(kf, "cluster", "vcpu-nice", &e) : 10;
-    if (e || c->vcpu_nice < 0 || c->vcpu_nice > 19) {
-        error_setg(errp, "vcpu-nice must be a number from 0 to 19");
-        if (e) {
-            g_error_free(e);
-        }
+    if (!cluster_int(kf, "connect-timeout", 30, 1, INT_MAX,
+                     "a positive number of seconds", &c->connect_timeout_s,
+                     errp) ||
+        !cluster_int(kf, "read-ahead", 8, 0, 64,
+                     "a number of pages from 0 to 64", &c->read_ahead_pages,
+                     errp) ||
+        !cluster_int(kf, "vcpu-nice", 10, 0, 19, "a number from 0 to 19",
+                     &c->vcpu_nice, errp)) {
         goto fail;
     }
     c->shm_name = g_key_file_get_string(kf, "cluster", "shm-name", NULL);
