@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Time stays right in the tuned guest on 2 nodes: on every CPU, a 5-second sleep measured
+# Time stays right in the tuned guest on 2 nodes: on every CPU, a 20-second sleep measured
 # against the host's clock (when its start and end lines reach the console) is within 2 %.
-# 10 s, not less: the console lines' own delivery delay (node 1's UART output is forwarded
-# to node 0) must stay small against the interval measured.
+# 20 s, not less: each interval also holds the start and exit of a `sleep` process and the
+# console lines' own delivery (node 1's UART output is forwarded to node 0), which took up to
+# 0.35 s in CI runs, and that must stay small against the interval measured.
 # time-limit: 360: one 2-node run, the launcher stops it at 300 s
 . tests/lib.sh
 RUN=build/test-runs/time
 rm -rf "$RUN"; mkdir -p build/test-runs
-"$LAUNCH" --run-dir "$RUN" --nodes 2 --variant tuned --workload sleep-check --args 10 --timeout 300 \
+"$LAUNCH" --run-dir "$RUN" --nodes 2 --variant tuned --workload sleep-check --args 20 --timeout 300 \
     2>/dev/null | python3 -u -c '
 import sys, time
 for line in sys.stdin:
@@ -27,8 +28,8 @@ if len(cpus) < 2 or set(cpus) != set(ends):
 bad = False
 for c in cpus:
     d = ends[c] - starts[c]
-    err = abs(d - 10) / 10 * 100
-    print(f"cpu {c}: 10 s sleep took {d:.3f} s on the host clock ({err:.1f} % off)")
+    err = abs(d - 20) / 20 * 100
+    print(f"cpu {c}: 20 s sleep took {d:.3f} s on the host clock ({err:.1f} % off)")
     bad |= err > 2
 sys.exit("FAIL: more than 2 % off" if bad else 0)
 PY
