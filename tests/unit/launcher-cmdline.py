@@ -157,6 +157,12 @@ with tempfile.TemporaryDirectory() as d:
                         (["--workload", "hello world"], "workload name 'hello world'"),
                         (["--arg", ""], "cannot be empty"),
                         (["--cluster", os.path.join(d, "none.conf")], "none.conf: No such file"),
+                        (["--cluster", "c.conf", "--vcpu-nice", "5"],
+                         "--vcpu-nice cannot be combined with --cluster: set it in c.conf"),
+                        (["--cluster", "c.conf", "--nodes", "3", "--cpus", "1,1,1", "--netns"],
+                         "--nodes, --cpus, --netns cannot be combined with --cluster: set them"),
+                        (["--cluster", "c.conf", "--transport", "tcp"],
+                         "--transport cannot be combined"),
                         (["--nodes", "0"], "--nodes must be between")):
         rc, out, err, made = launch(*extra)
         check(rc == 2 and re.search(want, err) and not made,
