@@ -42,10 +42,10 @@ summary() { jq -r "$1" "$RUN/summary.json"; }
 console() { cat "$RUN/serial0.log"; }
 
 # wu_page_quiet LABEL: on every node of the last 2-node launch, the first watched page (a
-# write-update page) took at most 20 faults and 20 invalidations. The plain stores outside
-# the tick (each CPU's switch to one-shot mode, the clock set at boot, clocksource changes)
-# fall back to invalidation once per episode, how many depends on timing; the tick itself
-# never faults. The stock jiffies page takes thousands.
+# write-update page) took at most 20 faults and 20 invalidations. The tick and the other
+# writers of the timekeeper (clock setting, adjtimex, clocksource changes) publish it and
+# never fault; each CPU's switch to one-shot mode still stores into it plainly, a fault or
+# a few each. The stock jiffies page takes thousands.
 wu_page_quiet() {
     local label=$1 i f inv
     for i in 0 1; do

@@ -21,10 +21,10 @@ cat "$B/compare.txt" | head -60
 a=$(jq .watched.a_faults "$B/compare.json") b=$(jq .watched.b_faults "$B/compare.json")
 echo "the jiffies_64 page: stock $a faults, tuned $b faults"
 [ "$a" -ge 50 ] || fail "stock: only $a faults on the jiffies page"
-# Gone: the tuned tick never faults; plain stores outside the tick (each CPU's switch to
-# one-shot mode, the clock set at boot) leave a timing-dependent handful that grows with
-# the machine's load as stock's count does (CI saw 21 against 8,586): at most 1 % of
-# stock's, or 20 when that is less.
+# Gone: the tuned tick and the timekeeper's other writers never fault; each CPU's switch to
+# one-shot mode stores plainly, a timing-dependent handful (before guest patch 0010 the
+# clock set at boot did too, and CI saw 21 against 8,586): at most 1 % of stock's, or 20
+# when that is less.
 lim=$((a / 100 > 20 ? a / 100 : 20))
 [ "$b" -le "$lim" ] ||
     fail "tuned: $b faults on the jiffies page (want it gone: at most $lim, 1 % of stock's $a or 20)"

@@ -3,8 +3,10 @@
 # The tuned guest keeps the state the tick writes (jiffies, its sequence count, the next-period
 # and last-update stamps, the timekeeper core, the fast timekeepers) on one page, the tick page,
 # which it publishes by write-update: on 2 nodes that page takes a handful of faults and
-# invalidations at most (the clock set up at boot, after the page is registered, uses plain
-# stores), where in the stock guest each of these pages takes thousands.
+# invalidations at most, where in the stock guest each of these pages takes thousands. The
+# guest sets its clock and calls adjtimex 30 times each, from both CPUs: those writers of the
+# timekeeper publish through the shadow too (one plain store each would be 60 faults or more,
+# a reader spinning on the timekeeper's sequence count on the other node adds one per store).
 . tests/lib.sh
 map=build/guest/tuned/System.map
 [ -r "$map" ] || skip "no $map (make guest-tuned)"
@@ -18,11 +20,13 @@ for sym in jiffies_64 jiffies_seq tick_next_period last_jiffies_update tk_core t
 done
 echo "tick page 0x$start holds jiffies_64 jiffies_seq tick_next_period last_jiffies_update tk_core tk_fast_mono tk_fast_raw"
 
-launch tick-tuned --nodes 2 --variant tuned --workload idle --args 10 --watch jiffies_64 --timeout 400 \
+launch tick-tuned --nodes 2 --variant tuned --workload clock-set --args 30,5 --watch jiffies_64 --timeout 400 \
     || fail "tuned: launcher failed"
 console | grep 'dsmvm:' || true
 console | grep -q 'dsmvm: tick page .* is published by write-update' || fail "tuned: the tick page is not write-update"
 console | grep -q 'tick page publish failed' && fail "tuned: a publish failed"
+console | grep -q 'DSMVM-CLOCK-SET: 30 clock settings and 30 adjtimex calls on 2 CPUs' \
+    || fail "tuned: the clock-set workload did not finish"
 total=$(summary '.total_time_s')
 updates=$(summary '[.nodes[].wu_updates] | add')
 echo "write-updates: $updates in ${total:-?} s"
