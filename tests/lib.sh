@@ -42,17 +42,19 @@ summary() { jq -r "$1" "$RUN/summary.json"; }
 console() { cat "$RUN/serial0.log"; }
 
 # wu_page_quiet LABEL: on every node of the last 2-node launch, the first watched page (a
-# write-update page) took at most 20 faults and 20 invalidations. The tick and the other
-# writers of the timekeeper (clock setting, adjtimex, clocksource changes) publish it and
-# never fault; each CPU's switch to one-shot mode still stores into it plainly, a fault or
-# a few each. The stock jiffies page takes thousands.
+# write-update page) took at most 4 faults and 4 invalidations. Nothing stores into the
+# tuned tick page after boot (guest patches 0005, 0006, 0010, 0011): the tick, the other
+# writers of the timekeeper and each CPU's switch to one-shot mode publish it, and a run
+# shows 0 faults. One plain store would cost a fault per store while a reader on the other
+# node spins on the sequence count (16 to 95 in the runs before 0010). The stock jiffies
+# page takes thousands.
 wu_page_quiet() {
     local label=$1 i f inv
     for i in 0 1; do
         f=$(summary ".nodes[$i].watched_pages[0].faults")
         inv=$(summary ".nodes[$i].watched_pages[0].invalidations")
         echo "tuned node$i: $label $(summary ".nodes[$i].watched_pages[0].gpn"): $f faults, $inv invalidations; wu_fallbacks $(summary ".nodes[$i].wu_fallbacks")"
-        [ "$inv" -le 20 ] || fail "tuned: the $label was invalidated $inv times on node$i"
-        [ "$f" -le 20 ] || fail "tuned: the $label faulted $f times on node$i"
+        [ "$inv" -le 4 ] || fail "tuned: the $label was invalidated $inv times on node$i"
+        [ "$f" -le 4 ] || fail "tuned: the $label faulted $f times on node$i"
     done
 }
