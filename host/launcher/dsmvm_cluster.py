@@ -335,10 +335,25 @@ def encode_arg(arg):
                    for c in arg)
 
 
-def kernel_cmdline(workload, args=(), base="console=ttyS0 panic=-1"):
-    """The guest kernel's command line running workload with args (a list of strings)."""
+def check_kernel_args(extra):
+    """Extra kernel parameters: printable, and not the ones the launcher sets itself."""
+    if any(not c.isprintable() for c in extra):
+        raise ValueError("kernel arguments must be printable text on one line")
+    for word in extra.split():
+        name = word.split("=", 1)[0]
+        if name in ("console", "panic") or name.startswith("dsmvm."):
+            how = " (use --workload and --args)" if name.startswith("dsmvm.") else ""
+            raise ValueError(f"kernel argument '{word}': the launcher sets {name} itself{how}")
+
+
+def kernel_cmdline(workload, args=(), extra="", base="console=ttyS0 panic=-1"):
+    """The guest kernel's command line running workload with args (a list of strings),
+    with the extra kernel parameters before the workload's."""
     if not _WORKLOAD.fullmatch(workload or ""):
         raise ValueError(f"workload name '{workload}' may only use letters, digits and ._+-")
+    check_kernel_args(extra)
+    if extra.split():
+        base += " " + " ".join(extra.split())
     line = f"{base} dsmvm.workload={workload}"
     if args:
         line += " dsmvm.args=" + ",".join(encode_arg(a) for a in args)

@@ -97,6 +97,15 @@ check(words[:3] == ["console=ttyS0", "panic=-1", "dsmvm.workload=echo-args"] and
       f"every argument inside one kernel parameter: {line}")
 check(not re.search(r"[\"'\\ ]", words[3]), f"no quote, backslash or space left: {words[3]}")
 check(dc.kernel_cmdline("hello", ["120"]).endswith("dsmvm.args=120"), "plain args unchanged")
+line = dc.kernel_cmdline("hello", ["1"], "  tsc=reliable  rcutree.kthread_prio=2 ")
+check(line == "console=ttyS0 panic=-1 tsc=reliable rcutree.kthread_prio=2 dsmvm.workload=hello "
+      "dsmvm.args=1", f"extra kernel arguments before the workload's: {line}")
+for bad_extra in ("dsmvm.workload=x", "a console=tty1", "panic=0", "a\nb"):
+    try:
+        dc.kernel_cmdline("hello", [], bad_extra)
+        check(False, f"kernel arguments {bad_extra!r} accepted")
+    except ValueError as e:
+        print(f"refused as expected: {e}")
 busybox = shutil.which("busybox")
 if check(busybox is not None, "busybox (Debian busybox-static) is installed"):
     out = subprocess.run([busybox, "sh", f"{ROOTFS}/etc/dsmvm/with-args",
@@ -138,6 +147,7 @@ with tempfile.TemporaryDirectory() as d:
 
     rc, out, err, made = launch("--print-commands", "--nodes", "2", "--workload", "echo-args",
                                 "--args", "1,2", "--arg", "c,d", "--arg", "e f",
+                                "--kernel-args", "nokaslr",
                                 "--watch", "jiffies_seq,tk_core,tick_next_period,last_jiffies_update")
     check(rc == 0 and not made, f"--print-commands: rc {rc}, run dir made: {made}, {err}")
     cmds = [shlex.split(line) for line in out.splitlines()]
@@ -148,7 +158,8 @@ with tempfile.TemporaryDirectory() as d:
         check(gpns == ["6145", "6943", "6944"], f"three pages for four symbols: {pairs}")
         check(props.get("node") == "1" and props.get("cluster") == f"{d}/run, 1 x/cluster.conf",
               f"node 1's object: {props}")
-        check(opt_of(cmds[0], "-append").endswith("dsmvm.args=1,2,c%2Cd,e%20f"),
+        check(opt_of(cmds[0], "-append").endswith(
+            "nokaslr dsmvm.workload=echo-args dsmvm.args=1,2,c%2Cd,e%20f"),
               f"append: {opt_of(cmds[0], '-append')}")
     for extra, want in ((["--watch", "jiffies_seq,no_such_symbol,other_missing"],
                          "no symbol no_such_symbol, other_missing in"),
@@ -156,6 +167,7 @@ with tempfile.TemporaryDirectory() as d:
                         (["--watch", "percpu_thing"], "percpu_thing .* is not in the kernel image"),
                         (["--workload", "hello world"], "workload name 'hello world'"),
                         (["--arg", ""], "cannot be empty"),
+                        (["--kernel-args", "dsmvm.args=1"], "the launcher sets dsmvm.args"),
                         (["--cluster", os.path.join(d, "none.conf")], "none.conf: No such file"),
                         (["--cluster", "c.conf", "--vcpu-nice", "5"],
                          "--vcpu-nice cannot be combined with --cluster: set it in c.conf"),
