@@ -147,7 +147,7 @@ with tempfile.TemporaryDirectory() as d:
 
     rc, out, err, made = launch("--print-commands", "--nodes", "2", "--workload", "echo-args",
                                 "--args", "1,2", "--arg", "c,d", "--arg", "e f",
-                                "--kernel-args", "nokaslr",
+                                "--kernel-args", "nokaslr", "--kernel-args", "quiet",
                                 "--watch", "jiffies_seq,tk_core,tick_next_period,last_jiffies_update")
     check(rc == 0 and not made, f"--print-commands: rc {rc}, run dir made: {made}, {err}")
     cmds = [shlex.split(line) for line in out.splitlines()]
@@ -159,7 +159,7 @@ with tempfile.TemporaryDirectory() as d:
         check(props.get("node") == "1" and props.get("cluster") == f"{d}/run, 1 x/cluster.conf",
               f"node 1's object: {props}")
         check(opt_of(cmds[0], "-append").endswith(
-            "nokaslr dsmvm.workload=echo-args dsmvm.args=1,2,c%2Cd,e%20f"),
+            "nokaslr quiet dsmvm.workload=echo-args dsmvm.args=1,2,c%2Cd,e%20f"),
               f"append: {opt_of(cmds[0], '-append')}")
     for extra, want in ((["--watch", "jiffies_seq,no_such_symbol,other_missing"],
                          "no symbol no_such_symbol, other_missing in"),
