@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Time stays right in the tuned guest on 2 nodes: on every CPU, a 20-second sleep measured
 # against the host's clock (when its start and end lines reach the console) is within 2 %.
+# The guest runs on the calibrated tsc clocksource with high resolution timers on every CPU:
+# stuck on tsc-early (a calibration that kept failing on a CPU away from the HPET's node),
+# each CPU ticks HZ times a second even when idle.
 # 20 s, not less: each interval also holds the start and exit of a `sleep` process and the
 # console lines' own delivery (node 1's UART output is forwarded to node 0), which took up to
 # 0.35 s in CI runs, and that must stay small against the interval measured.
@@ -14,7 +17,9 @@ import sys, time
 for line in sys.stdin:
     print(f"{time.monotonic():.3f} {line.rstrip()}", flush=True)
 ' > "$RUN.stamped" || fail "launcher failed"
-grep ' SC [0-9]* [WSE]$' "$RUN.stamped"
+grep -E ' SC ([0-9]* [WSE]|clocksource .*|hres .*)$' "$RUN.stamped"
+grep -q ' SC clocksource tsc$' "$RUN.stamped" || fail "the guest's clocksource is not tsc"
+grep -q ' SC hres 0,1,$' "$RUN.stamped" || fail "high resolution timers are not active on both CPUs"
 python3 - "$RUN.stamped" <<'PY'
 import re, sys
 starts, ends = {}, {}
