@@ -1,5 +1,5 @@
-title="idle guest for 30 s, DSM faults/s between the idle markers"
-workload=idle args=30
+title="idle guest for 30 s after 10 s of settling, DSM faults/s between the idle markers"
+workload=idle args=30,10
 timeout=400
 baseline=1x2
 configs=("1x2|--nodes 1 --cpus 2 --variant tuned"

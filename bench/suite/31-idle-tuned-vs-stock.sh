@@ -1,5 +1,5 @@
-title="idle guest for 30 s on 2 nodes x 1 vCPU, DSM faults/s: tuned guest against stock"
-workload=idle args=30
+title="idle guest for 30 s (after 10 s of settling) on 2 nodes x 1 vCPU, DSM faults/s: tuned guest against stock"
+workload=idle args=30,10
 timeout=400
 baseline=stock
 configs=("stock|--nodes 2 --variant stock"
