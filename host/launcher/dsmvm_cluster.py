@@ -335,15 +335,19 @@ def encode_arg(arg):
                    for c in arg)
 
 
-def check_kernel_args(extra):
-    """Extra kernel parameters: printable, and not the ones the launcher sets itself."""
+def kernel_params(extra):
+    """Extra kernel parameters as a list of words: printable, and none the launcher sets."""
     if any(not c.isprintable() for c in extra):
         raise ValueError("kernel arguments must be printable text on one line")
-    for word in extra.split():
+    words = extra.split()
+    for word in words:
         name = word.split("=", 1)[0]
-        if name in ("console", "panic") or name.startswith("dsmvm."):
-            how = " (use --workload and --args)" if name.startswith("dsmvm.") else ""
-            raise ValueError(f"kernel argument '{word}': the launcher sets {name} itself{how}")
+        if name.startswith("dsmvm."):
+            raise ValueError(f"kernel argument '{word}': the launcher sets {name} itself "
+                             "(use --workload and --args)")
+        if name in ("console", "panic"):
+            raise ValueError(f"kernel argument '{word}': the launcher sets {name} itself")
+    return words
 
 
 def kernel_cmdline(workload, args=(), extra="", base="console=ttyS0 panic=-1"):
@@ -351,9 +355,7 @@ def kernel_cmdline(workload, args=(), extra="", base="console=ttyS0 panic=-1"):
     with the extra kernel parameters before the workload's."""
     if not _WORKLOAD.fullmatch(workload or ""):
         raise ValueError(f"workload name '{workload}' may only use letters, digits and ._+-")
-    check_kernel_args(extra)
-    if extra.split():
-        base += " " + " ".join(extra.split())
+    base = " ".join([base] + kernel_params(extra))
     line = f"{base} dsmvm.workload={workload}"
     if args:
         line += " dsmvm.args=" + ",".join(encode_arg(a) for a in args)
