@@ -70,4 +70,13 @@ bool dsmvm_cpuid(uint32_t index, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
  */
 bool dsmvm_ioapic_eoi_forwarded(int vector);
 
+/*
+ * x86 Linux loader (hw/i386/x86-common.c): where the initrd goes. Given the
+ * loader's choice, returns an address at the top of the boot CPU's NUMA node
+ * instead when that node has room above kernel_end (the end of the
+ * decompressed kernel), so that the node that loads and unpacks the initrd
+ * also homes it. Unchanged when this QEMU is not a dsmvm node.
+ */
+hwaddr dsmvm_initrd_addr(hwaddr addr, uint64_t size, hwaddr kernel_end);
+
 #endif
