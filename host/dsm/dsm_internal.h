@@ -17,15 +17,25 @@ enum dsm_page_state {
     DSM_PS_INVALID = 0,   /* absent: any access faults (MISSING) */
     DSM_PS_SHARED,        /* present, write-protected */
     DSM_PS_MODIFIED,      /* present, writable; this node is the owner */
+    DSM_PS_EXCLUSIVE,     /* present, write-protected; the owner, no other copy: the
+                           * first store makes it Modified without any message */
 };
 
-enum dsm_pending { DSM_PEND_NONE = 0, DSM_PEND_READ, DSM_PEND_WRITE };
+/* DSM_PEND_XREAD: a read fault asked as a write (exclusive_reads). */
+enum dsm_pending { DSM_PEND_NONE = 0, DSM_PEND_READ, DSM_PEND_WRITE, DSM_PEND_XREAD };
+
+/* Bits of dsm_page.hints (exclusive_reads). */
+enum {
+    DSM_HINT_READ_COPY = 1,   /* the Shared copy here came from a read fault of this node */
+    DSM_HINT_MIGRATORY = 2,   /* that copy was then upgraded: ask exclusively next time */
+};
 
 struct dsm_page {
     uint8_t state;
     uint8_t pending;      /* a request for this page is in flight */
     uint8_t policy;       /* enum dsm_policy */
-    uint8_t pad[5];
+    uint8_t hints;        /* DSM_HINT_* */
+    uint8_t pad[4];
     uint64_t fault_start_ns;
     uint32_t faults;        /* read and write faults taken here (dsm_hot_pages) */
     uint32_t invalidations; /* copies of it invalidated here */

@@ -212,6 +212,22 @@ static void drop(struct dsm *d, uint64_t p, uint8_t *pa)
 /* The manager sent requester r its grant itself: the request is complete.
  * Queued locally, so the request ends once the current handler returns,
  * never inside it (completing starts the next queued request). */
+/* An exclusively held copy (Modified or Exclusive) becomes Shared, write-protected
+ * first.  An Exclusive one was never written here: the migratory mark was wrong. */
+static void downgrade(struct dsm *d, uint64_t p, uint8_t *pa)
+{
+    struct dsm_page *pg = &d->pages[p];
+    if (pg->state == DSM_PS_MODIFIED) {
+        protect(d, p, pa);
+    } else if (pg->state == DSM_PS_EXCLUSIVE) {
+        pg->hints &= (uint8_t)~DSM_HINT_MIGRATORY;
+        DSM_STAT_ADD(d, migratory_cleared, 1);
+    } else {
+        return;
+    }
+    pg->state = DSM_PS_SHARED;
+}
+
 static void mgr_granted(struct dsm *d, uint64_t p, int r)
 {
     dsm_send(d, d->self, DSM_MSG_DONE, p, (uint64_t)r, 0, NULL, 0);
@@ -235,6 +251,28 @@ static int resolution_of(uint32_t page_flags)
     return (page_flags & DSM_PF_ZERO) ? DSM_RES_ZERO : DSM_RES_DATA;
 }
 
+/* The first store into an Exclusive page: no other copy exists, so it needs
+ * nobody (clearing the write protection wakes the writer).  A local fault. */
+static void upgrade_exclusive(struct dsm *d, uint64_t p, uint8_t *pa, uintptr_t addr,
+                              uint32_t tid)
+{
+    struct dsm_page *pg = &d->pages[p];
+    if (dsm_uffd_wp(d->uffd, pa, 0) < 0) {
+        dsm_logf(d, DSM_LOG_ERROR, "UFFDIO_WRITEPROTECT clear page %llu failed",
+                 (unsigned long long)p);
+    }
+    pg->state = DSM_PS_MODIFIED;
+    __atomic_fetch_add(&pg->faults, 1, __ATOMIC_RELAXED);
+    DSM_STAT_ADD(d, write_faults, 1);
+    DSM_STAT_ADD(d, faults_local, 1);
+    DSM_STAT_ADD(d, exclusive_upgrades, 1);
+    int region;
+    uint64_t off;
+    page_region_offset(d, p, &region, &off);
+    DTRACE_PROBE8(dsm, fault_end, region, off + (addr & (DSM_PAGE_SIZE - 1)), 1, 0,
+                  DSM_RES_LOCAL, d->self, tid, d->uffd_features.exact_address);
+}
+
 void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
 {
     int ok;
@@ -249,6 +287,10 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
     if (is_write ? pg->state == DSM_PS_MODIFIED : pg->state != DSM_PS_INVALID) {
         /* Already resolved by an install that raced with this fault. */
         dsm_uffd_wake(d->uffd, pa);
+        return;
+    }
+    if (is_write && pg->state == DSM_PS_EXCLUSIVE) {
+        upgrade_exclusive(d, p, pa, addr, tid);
         return;
     }
     if (pg->pending) {
@@ -270,6 +312,15 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
     DTRACE_PROBE5(dsm, fault_start, region, off + in_page, is_write, tid,
                   d->uffd_features.exact_address);
     pg->pending = is_write ? DSM_PEND_WRITE : DSM_PEND_READ;
+    if (d->cfg.exclusive_reads) {
+        if (is_write && pg->state == DSM_PS_SHARED && (pg->hints & DSM_HINT_READ_COPY)) {
+            pg->hints |= DSM_HINT_MIGRATORY;   /* read, then written: it migrates */
+        } else if (!is_write && (pg->hints & DSM_HINT_MIGRATORY) &&
+                   pg->policy != DSM_POLICY_WRITE_UPDATE) {
+            pg->pending = DSM_PEND_XREAD;
+            DSM_STAT_ADD(d, exclusive_reads, 1);
+        }
+    }
     pg->fault_start_ns = dsm_now_ns();
     __atomic_fetch_add(&pg->faults, 1, __ATOMIC_RELAXED);
     if (is_write) {
@@ -281,7 +332,8 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
         DSM_STAT_ADD(d, read_faults, 1);
     }
     track_add(d, p, tid, in_page);
-    dsm_send(d, mgr, is_write ? DSM_MSG_WRITE_REQ : DSM_MSG_READ_REQ, p, 0, 0, NULL, 0);
+    dsm_send(d, mgr, pg->pending == DSM_PEND_READ ? DSM_MSG_READ_REQ : DSM_MSG_WRITE_REQ, p, 0,
+             0, NULL, 0);
 }
 
 /* A Shared copy the manager sent ahead of a read.  Its copyset already
@@ -308,6 +360,7 @@ static int on_page_ahead(struct dsm *d, int src, const struct dsm_msg_hdr *h,
                  (unsigned long long)p);
     }
     pg->state = DSM_PS_SHARED;
+    pg->hints &= (uint8_t)~DSM_HINT_READ_COPY;
     DSM_STAT_ADD(d, read_ahead_received, 1);
     DSM_STAT_ADD(d, pages_received, 1);
     DTRACE_PROBE2(dsm, page_received, p, src);
@@ -324,7 +377,7 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
     struct dsm_page *pg = &d->pages[p];
     uint8_t *pa = dsm_page_addr(d, p);
     uint32_t f = h->flags;
-    int want_write = pg->pending == DSM_PEND_WRITE;
+    int want_write = pg->pending == DSM_PEND_WRITE || pg->pending == DSM_PEND_XREAD;
 
     if (f & DSM_PF_AHEAD) {
         return on_page_ahead(d, src, h, payload, err, errlen);
@@ -345,9 +398,11 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
                      (unsigned long long)p);
         }
         pg->state = DSM_PS_MODIFIED;
+        pg->hints &= (uint8_t)~DSM_HINT_READ_COPY;
     } else {
         const void *content = (f & DSM_PF_ZERO) ? zero_page : payload;
-        int wp = (f & DSM_PF_SHARED) != 0;
+        int xread = pg->pending == DSM_PEND_XREAD;
+        int wp = (f & DSM_PF_SHARED) != 0 || xread;
         if (pg->state != DSM_PS_INVALID) {
             /* A write-update install got here first: replace it. */
             drop(d, p, pa);
@@ -355,7 +410,12 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
         if (dsm_uffd_install(d->uffd, pa, content, wp) < 0) {
             dsm_logf(d, DSM_LOG_ERROR, "UFFDIO_COPY page %llu failed", (unsigned long long)p);
         }
-        pg->state = wp ? DSM_PS_SHARED : DSM_PS_MODIFIED;
+        pg->state = xread ? DSM_PS_EXCLUSIVE : wp ? DSM_PS_SHARED : DSM_PS_MODIFIED;
+        if (pg->state == DSM_PS_SHARED) {
+            pg->hints |= DSM_HINT_READ_COPY;
+        } else {
+            pg->hints &= (uint8_t)~DSM_HINT_READ_COPY;
+        }
         if (f & DSM_PF_ZERO) {
             DSM_STAT_ADD(d, zero_page_installs, 1);
         } else {
@@ -418,10 +478,7 @@ static void mgr_read_ahead(struct dsm *d, uint64_t p, int r)
         if (!memcmp(qa, zero_page, DSM_PAGE_SIZE)) {
             continue;  /* likely never used: the reader would not want it either */
         }
-        if (qg->state == DSM_PS_MODIFIED) {
-            protect(d, q, qa);
-            qg->state = DSM_PS_SHARED;
-        }
+        downgrade(d, q, qa);
         dsm_send(d, r, DSM_MSG_PAGE, q, 0, DSM_PF_SHARED | DSM_PF_AHEAD | DSM_PF_REMOTE,
                  stable_page(d, qa), DSM_PAGE_SIZE);
         mq->copyset |= bit(r) | bit(d->self);
@@ -443,10 +500,7 @@ static int on_fwd(struct dsm *d, const struct dsm_msg_hdr *h, char *err, size_t 
         return -1;
     }
     /* Write-protect first: no store may slip in after the copy is taken. */
-    if (pg->state == DSM_PS_MODIFIED) {
-        protect(d, p, pa);
-        pg->state = DSM_PS_SHARED;
-    }
+    downgrade(d, p, pa);
     int is_mgr = manager_of(d, p) == d->self;
     if (h->type == DSM_MSG_FWD_READ) {
         /* Sent straight from the now read-only page (no staging copy). */
@@ -486,9 +540,9 @@ static int on_inv(struct dsm *d, int src, const struct dsm_msg_hdr *h)
     uint64_t p = h->page;
     struct dsm_page *pg = &d->pages[p];
     uint8_t *pa = dsm_page_addr(d, p);
-    if (pg->state == DSM_PS_MODIFIED) {
-        dsm_logf(d, DSM_LOG_WARN, "INV for page %llu held Modified", (unsigned long long)p);
-        protect(d, p, pa);
+    if (pg->state == DSM_PS_MODIFIED || pg->state == DSM_PS_EXCLUSIVE) {
+        dsm_logf(d, DSM_LOG_WARN, "INV for page %llu held exclusively", (unsigned long long)p);
+        downgrade(d, p, pa);
     }
     if (pg->state != DSM_PS_INVALID) {
         drop(d, p, pa);
@@ -518,6 +572,7 @@ static void wu_install(struct dsm *d, uint64_t p, const void *content)
                  (unsigned long long)p);
     }
     pg->state = DSM_PS_SHARED;
+    pg->hints &= (uint8_t)~DSM_HINT_READ_COPY;
     DSM_STAT_ADD(d, wu_pages_replaced, 1);
     int region;
     uint64_t off;
@@ -539,10 +594,7 @@ static int on_fetch(struct dsm *d, int src, const struct dsm_msg_hdr *h, char *e
                  (unsigned long long)p);
         return -1;
     }
-    if (pg->state == DSM_PS_MODIFIED) {
-        protect(d, p, pa);
-        pg->state = DSM_PS_SHARED;
-    }
+    downgrade(d, p, pa);
     dsm_send(d, src, DSM_MSG_FETCH_REPLY, p, 0, 0, stable_page(d, pa), DSM_PAGE_SIZE);
     DSM_STAT_ADD(d, pages_sent, 1);
     return 0;
@@ -655,10 +707,7 @@ static void mgr_start(struct dsm *d, uint64_t p)
             memset(op->data, 0, DSM_PAGE_SIZE);
             mgr_wu_broadcast(d, p);
         } else if (pg->state != DSM_PS_INVALID) {
-            if (pg->state == DSM_PS_MODIFIED) {
-                protect(d, p, pa);
-                pg->state = DSM_PS_SHARED;
-            }
+            downgrade(d, p, pa);
             memcpy(op->data, stable_page(d, pa), DSM_PAGE_SIZE);
             mgr_wu_broadcast(d, p);
         } else {

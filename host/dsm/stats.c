@@ -99,6 +99,7 @@ size_t dsm_format_stats(const struct dsm_stats *s, char *buf, size_t len)
     F(zero_page_installs); F(msgs_sent); F(msgs_received); F(bytes_sent);
     F(bytes_received); F(wu_updates); F(wu_pages_replaced); F(wu_fallbacks);
     F(read_ahead_sent); F(read_ahead_received);
+    F(exclusive_reads); F(exclusive_upgrades); F(migratory_cleared);
     F(app_sent); F(app_received);
     for (int i = 0; i < DSM_LAT_BUCKETS; i++) {
         if (s->fault_latency_ns[i]) {

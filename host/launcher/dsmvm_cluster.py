@@ -37,7 +37,7 @@ KERNEL_CMDLINE_MAX = 2048   # COMMAND_LINE_SIZE on x86
 UNIX_PATH_MAX = 107         # sun_path minus its terminating NUL
 
 CLUSTER_KEYS = ("transport", "secret", "secret-file", "device-node", "connect-timeout",
-                "read-ahead", "shm-name", "vcpu-nice")
+                "read-ahead", "exclusive-reads", "shm-name", "vcpu-nice")
 DEFAULT_READ_AHEAD = 8      # pages; QEMU's default too (hw/dsmvm/cluster.c)
 DEFAULT_VCPU_NICE = 10      # QEMU's default too (hw/dsmvm/cluster.c)
 NODE_KEYS = ("address", "cpus")
@@ -75,6 +75,7 @@ class Cluster:
     device_node: int = 0
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
     read_ahead: Optional[int] = None        # None: QEMU's default
+    exclusive_reads: Optional[int] = None   # 0 or 1; None: QEMU's default (1)
     shm_name: Optional[str] = None
     vcpu_nice: Optional[int] = None         # None: QEMU's default
 
@@ -94,6 +95,8 @@ class Cluster:
                   f"connect-timeout = {self.connect_timeout}"]
         if self.read_ahead is not None:
             lines.append(f"read-ahead = {self.read_ahead}")
+        if self.exclusive_reads is not None:
+            lines.append(f"exclusive-reads = {self.exclusive_reads}")
         if self.shm_name is not None:
             lines.append(f"shm-name = {self.shm_name}")
         if self.vcpu_nice is not None:
@@ -243,6 +246,10 @@ def parse_cluster(text, source="cluster description", read_secret_file=True):
             c.read_ahead = _integer(get("cluster", "read-ahead"), "read-ahead")
             if not 0 <= c.read_ahead <= 64:
                 raise ClusterError("read-ahead must be a number of pages from 0 to 64")
+        if get("cluster", "exclusive-reads") is not None:
+            c.exclusive_reads = _integer(get("cluster", "exclusive-reads"), "exclusive-reads")
+            if c.exclusive_reads not in (0, 1):
+                raise ClusterError("exclusive-reads must be 0 (off) or 1 (on)")
         if get("cluster", "vcpu-nice") is not None:
             c.vcpu_nice = _integer(get("cluster", "vcpu-nice"), "vcpu-nice")
             if not 0 <= c.vcpu_nice <= 19:

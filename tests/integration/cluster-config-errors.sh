@@ -33,6 +33,7 @@ check 'vcpu-nice must be a number from 0 to 19' "[cluster]\nsecret = 12345678\nv
 check 'vcpu-nice must be' "[cluster]\nsecret = 12345678\nvcpu-nice = low\n$good"
 check 'connect-timeout must be a positive number of seconds' "[cluster]\nsecret = 12345678\nconnect-timeout = 0\n$good"
 check 'read-ahead must be a number of pages from 0 to 64' "[cluster]\nsecret = 12345678\nread-ahead = 65\n$good"
+check 'exclusive-reads must be 0 (off) or 1 (on)' "[cluster]\nsecret = 12345678\nexclusive-reads = 2\n$good"
 rm -f "$dir/c.conf"
 out=$(timeout 30 "$Q" -machine pc,accel=tcg -smp 2 -m 64 -display none -nic none -monitor none -serial none \
       -object dsmvm-node,id=d,node=0,cluster="$dir/c.conf" 2>&1) && fail "a missing file was accepted"

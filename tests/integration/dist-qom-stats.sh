@@ -26,7 +26,8 @@ grep -qs 'DSMVM-IDLE: begin' "$RUN/serial0.log" || fail "the guest never became 
 want='["node", "vcpus", "device_node", "read_faults", "write_faults", "faults_remote",
        "faults_local", "pages_sent", "pages_received", "invalidations_sent",
        "invalidations_received", "zero_page_installs", "bytes_sent", "bytes_received",
-       "wu_updates", "wu_fallbacks", "read_ahead_sent", "read_ahead_received", "msgs_sent",
+       "wu_updates", "wu_fallbacks", "read_ahead_sent", "read_ahead_received",
+       "exclusive_reads", "exclusive_upgrades", "migratory_cleared", "msgs_sent",
        "msgs_received", "io_forwarded", "io_served", "irqs_sent", "irqs_received",
        "eois_forwarded", "apic_updates_sent", "tb_flushes_queued", "tb_flushes_skipped",
        "hot_pages", "watched_pages", "exit_reason"]'

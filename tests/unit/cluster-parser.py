@@ -52,6 +52,13 @@ check(c.transport == "shm" and c.shm_name == "g1" and c.connect_timeout == 5 and
 check(c.secret == "later-wins", f"a repeated key: the last one wins (got {c.secret!r})")
 c = dc.parse_cluster(S + "vcpu-nice = 0\nread-ahead = 4\n" + GOOD)
 check(c.vcpu_nice == 0 and c.read_ahead == 4, f"vcpu-nice and read-ahead parsed as {c}")
+c = dc.parse_cluster(S + "exclusive-reads = 0\n" + GOOD)
+check(c.exclusive_reads == 0 and "exclusive-reads = 0" in c.format(), f"exclusive-reads parsed as {c}")
+try:
+    dc.parse_cluster(S + "exclusive-reads = 2\n" + GOOD)
+    check(False, "exclusive-reads = 2 accepted")
+except dc.ClusterError as e:
+    check("exclusive-reads must be 0 (off) or 1 (on)" in str(e), f"exclusive-reads = 2: {e}")
 check(dc.parse_cluster(S + GOOD).vcpu_nice is None, "vcpu-nice absent: QEMU's default")
 c = dc.parse_cluster("[cluster]\nsecret = a\\sb\\tc\\\\d12\n" + GOOD)
 check(c.secret == "a b\tc\\d12", f"escapes in a value: {c.secret!r}")

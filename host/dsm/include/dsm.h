@@ -175,6 +175,13 @@ struct dsm_config {
      * manages that are idle and not in the reader's copyset, skipping pages
      * that ever lost a copy here (contended).  0 (default) = off. */
     unsigned read_ahead_pages;
+    /* Migratory pages: a node that upgraded its read copy of a page to a
+     * write asks for the page exclusively at its next read fault on it, and
+     * installs it write-protected ("Exclusive"): its first store then needs
+     * no message.  A page given away while still Exclusive (never written)
+     * loses the mark.  Saves the read + upgrade pair of locks and counters
+     * that move between nodes.  0 (default) = off. */
+    unsigned exclusive_reads;
 };
 
 struct dsm_stats {
@@ -196,6 +203,9 @@ struct dsm_stats {
     uint64_t wu_fallbacks;         /* plain stores into write-update pages */
     uint64_t read_ahead_sent;      /* pages sent ahead of a read (no fault asked for them) */
     uint64_t read_ahead_received;  /* of those, installed here */
+    uint64_t exclusive_reads;      /* read faults asked as writes (migratory pages) */
+    uint64_t exclusive_upgrades;   /* first stores into Exclusive pages (no message) */
+    uint64_t migratory_cleared;    /* Exclusive pages given away unwritten: mark dropped */
     uint64_t app_sent;
     uint64_t app_received;
     uint64_t fault_latency_ns[DSM_LAT_BUCKETS];

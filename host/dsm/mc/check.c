@@ -18,7 +18,8 @@
 
 static const char *state_name(int st)
 {
-    return st == DSM_PS_MODIFIED ? "Modified" : st == DSM_PS_SHARED ? "Shared" : "Invalid";
+    return st == DSM_PS_MODIFIED ? "Modified" : st == DSM_PS_EXCLUSIVE ? "Exclusive" :
+           st == DSM_PS_SHARED ? "Shared" : "Invalid";
 }
 
 int mc_mem_probe(struct mc_world *w, int node, int page, int *resident, int *wp)
@@ -127,15 +128,17 @@ void mc_check_step(struct mc_world *w)
                 return;
             }
             if (resident[i] != (pg->state != DSM_PS_INVALID) ||
-                (resident[i] && wp != (pg->state == DSM_PS_SHARED))) {
+                (resident[i] && wp != (pg->state == DSM_PS_SHARED ||
+                                       pg->state == DSM_PS_EXCLUSIVE))) {
                 mc_violation(w, "node %d page %d is %s but its memory is %s", i, p,
                              state_name(pg->state), !resident[i] ? "absent" :
                              wp ? "present, write-protected" : "present, writable");
                 return;
             }
-            if (pg->state == DSM_PS_MODIFIED) {
+            if (pg->state == DSM_PS_MODIFIED || pg->state == DSM_PS_EXCLUSIVE) {
                 if (modified >= 0) {
-                    mc_violation(w, "page %d is Modified on nodes %d and %d", p, modified, i);
+                    mc_violation(w, "page %d is held exclusively on nodes %d and %d", p,
+                                 modified, i);
                     return;
                 }
                 modified = i;
@@ -143,8 +146,8 @@ void mc_check_step(struct mc_world *w)
             copies += resident[i];
         }
         if (modified >= 0 && copies > 1) {
-            mc_violation(w, "page %d is Modified on node %d while %d other node(s) hold a copy",
-                         p, modified, copies - 1);
+            mc_violation(w, "page %d is %s on node %d while %d other node(s) hold a copy", p,
+                         state_name(w->node[modified].d->pages[p].state), modified, copies - 1);
             return;
         }
         for (int i = 0; i < MC_NODES; i++) {
@@ -218,9 +221,9 @@ void mc_check_final(struct mc_world *w)
                              (unsigned long long)mp->copyset);
                 return;
             }
-            if (st == DSM_PS_MODIFIED && mp->owner != i) {
-                mc_violation(w, "node %d holds page %d Modified but the owner is %d", i, p,
-                             mp->owner);
+            if ((st == DSM_PS_MODIFIED || st == DSM_PS_EXCLUSIVE) && mp->owner != i) {
+                mc_violation(w, "node %d holds page %d %s but the owner is %d", i, p,
+                             state_name(st), mp->owner);
                 return;
             }
         }
@@ -254,7 +257,7 @@ uint64_t mc_hash(const struct mc_world *w)
         h = mix(h, d->lq_head != NULL);
         for (int p = 0; p < MC_PAGES; p++) {
             const struct dsm_page *pg = &d->pages[p];
-            h = mix(h, (uint64_t)pg->state << 8 | pg->pending);
+            h = mix(h, (uint64_t)pg->hints << 16 | (uint64_t)pg->state << 8 | pg->pending);
             h = mix(h, pg->state != DSM_PS_INVALID ? word_of(w, i, p) : ~0ull);
         }
         for (uint64_t s = 0; s < d->nmpages; s++) {

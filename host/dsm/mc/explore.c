@@ -19,6 +19,7 @@
  *   --expect-violation     succeed only if every script reports a violation
  *   --no-prune             no state hashing: enumerate every path
  *   --max-seconds S        give up (failure) after S seconds
+ *   --exclusive-reads on|off   migratory pages asked exclusively (default on)
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -27,6 +28,8 @@
 #include <time.h>
 
 #include "mc.h"
+
+unsigned mc_exclusive_reads = 1;
 
 struct seen {
     uint64_t hash;
@@ -319,6 +322,13 @@ int main(int argc, char **argv)
             expect_violation = 1;
         } else if (!strcmp(a, "--no-prune")) {
             prune = 0;
+        } else if (!strcmp(a, "--exclusive-reads") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "on") && strcmp(v, "off")) {
+                fprintf(stderr, "dsm-mc: --exclusive-reads takes on or off\n");
+                return 2;
+            }
+            mc_exclusive_reads = !strcmp(v, "on");
         } else if (!strcmp(a, "--max-seconds") && i + 1 < argc) {
             max_seconds = atof(argv[++i]);
         } else if (a[0] != '-' && nscripts < 64) {
@@ -329,7 +339,8 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: dsm-mc [--layout interleaved|homed|both] [--suite] "
                     "[--all N [--kinds RWU] [--one-page]] [--bug early-done|ack-keeps-copy|reorder] "
-                    "[--expect-violation] [--no-prune] [--max-seconds S] [SCRIPT...]\n");
+                    "[--expect-violation] [--no-prune] [--max-seconds S] [--exclusive-reads on|off] "
+                    "[SCRIPT...]\n");
             return 2;
         }
     }

@@ -40,6 +40,9 @@ struct mc_script {
 
 enum mc_layout { MC_INTERLEAVED, MC_HOMED };
 
+/* dsm_config.exclusive_reads of every instance (--exclusive-reads on|off; default on). */
+extern unsigned mc_exclusive_reads;
+
 /* Bugs injected by the fake transport, to show the checker catches them. */
 enum mc_bug {
     MC_BUG_NONE,

@@ -8,6 +8,9 @@
 /* The scripts `make test` explores exhaustively, in both layouts. */
 const char *const mc_suite[] = {
     "0W0 1W0 2W0",        /* three writers race for one page */
+    "1R0 1W0 2W0 1R0 1W0",        /* migratory: the second read is asked exclusively */
+    "1R0 1W0 2R0 2W0 1R0 1bW0",   /* two migratory nodes; the store on another thread */
+    "2R1 2W1 1W1 2R1 0R1 2W1",    /* an Exclusive copy given to a reader unwritten */
     "0R0 1W0 2R0",        /* readers around a writer, zero page first */
     "1W0 2R0 1W0",        /* a third node grants a read, then the owner writes again */
     "1W0 2R0 2W0 1R0",    /* ownership moves back and forth */

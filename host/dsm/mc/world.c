@@ -122,6 +122,7 @@ static struct dsm *make_node(struct mc_world *w, int i, char *err, size_t errlen
     cfg.num_nodes = MC_NODES;
     cfg.transport = DSM_TRANSPORT_SHM;
     cfg.shm_name = "unused";
+    cfg.exclusive_reads = mc_exclusive_reads;
     log_ctx[i] = (struct mc_log_ctx){ w, i };
     struct dsm_callbacks cb = { .opaque = &log_ctx[i], .log = on_log };
     struct dsm *d = dsm_create(&cfg, &cb, err, errlen);

@@ -52,6 +52,13 @@ multi release mixed tcp 2 2 --homed --read-ahead 8
 multi release mixed shm 3 2 --homed --read-ahead 4
 multi release mixed tcp 3 2 --read-ahead 8
 multi release mixed shm 3 3
+# exclusive reads of migratory pages: one fault per turn on a lock word; coherence under
+# the mixed load with them on
+multi release migratory tcp 2 1
+multi release migratory shm 3 1
+multi release mixed tcp 2 2 --exclusive-reads
+multi release mixed shm 3 2 --exclusive-reads
+multi release mixed tcp 4 2 --homed --read-ahead 8 --exclusive-reads
 multi release failure tcp 2 1 --kill-last
 multi release failure shm 4 1 --kill-last
 # a node with another cluster secret is refused, with the reason, at start
@@ -94,6 +101,7 @@ for x in tcp shm; do
     multi asan mixed $x 4 2
     multi asan resident $x 2 1
     multi asan mixed $x 3 2 --homed --read-ahead 8
+    multi asan mixed $x 3 2 --exclusive-reads
     multi asan failure $x 3 1 --kill-last
 done
 run "asan bad connections tcp" sh tests/bad-connections.sh "$B/asan" tcp-cluster

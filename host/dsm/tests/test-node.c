@@ -41,6 +41,7 @@ static struct {
     int default_handler;   /* leave peer_failed unset: library default (exit 1) */
     int homed;             /* region i managed by node i % n instead of interleaved */
     unsigned read_ahead;   /* dsm_config.read_ahead_pages */
+    int exclusive_reads;   /* dsm_config.exclusive_reads */
     const char *secret;
     int connect_timeout_ms;
 } opt = { .threads = 2, .listen_fd = -1, .ready_fd = -1, .secret = "test-secret",
@@ -474,6 +475,7 @@ static int start_dsm(void **regions, size_t *sizes, int nregions)
     cfg.request_timeout_ms = 30000;
     cfg.log_level = opt.verbose ? DSM_LOG_INFO : DSM_LOG_WARN;
     cfg.read_ahead_pages = opt.read_ahead;
+    cfg.exclusive_reads = (unsigned)opt.exclusive_reads;
     const char *addrv[DSM_MAX_NODES];
     if (!strcmp(opt.transport, "tcp") || !strcmp(opt.transport, "rdma")) {
         int n = 0;
@@ -732,6 +734,80 @@ static int test_homes(void)
     return atomic_load(&g_failures) ? 1 : 0;
 }
 
+/* Exclusive reads (dsm_config.exclusive_reads), whatever the driver says.
+ * A counter that the nodes take turns to read and increment (a lock word):
+ * once a node has read and then written it, each later turn costs it one
+ * fault, the read asked exclusively, and its store none.  Then every node
+ * only reads a page marked migratory: the first copy given away unwritten
+ * drops the mark, and after that the readers share the page. */
+static int test_migratory(void)
+{
+    size_t npages = 4, size = npages * PAGE;
+    const int rounds = 20;
+    void *reg = map_region(size);
+    opt.exclusive_reads = 1;
+    if (start_dsm(&reg, &size, 1) < 0) {
+        return 1;
+    }
+    volatile uint64_t *counter = reg;
+    volatile uint64_t *shared = (volatile uint64_t *)((uint8_t *)reg + PAGE);
+    struct dsm_stats s0, s1, s2;
+    barrier();
+    dsm_get_stats(g_dsm, &s0);
+    for (int r = 0; r < rounds; r++) {
+        for (int k = 0; k < opt.nodes; k++) {
+            if (k == opt.node) {
+                uint64_t v = *counter;              /* read fault ... */
+                CHECK(v == (uint64_t)(r * opt.nodes + k), "round %d: counter %llu", r,
+                      (unsigned long long)v);
+                *counter = v + 1;                   /* ... then the store */
+                if (r == 0) {
+                    *shared = (uint64_t)k + 1;      /* read by all below, after round 0 */
+                }
+            }
+            barrier();
+        }
+    }
+    dsm_get_stats(g_dsm, &s1);
+    uint64_t xreads = s1.exclusive_reads - s0.exclusive_reads;
+    uint64_t silent = s1.exclusive_upgrades - s0.exclusive_upgrades;
+    uint64_t remote_writes = s1.write_faults - s0.write_faults - silent;
+    fprintf(stderr, "node %d: %d turns, %llu exclusive reads, %llu stores without a message, "
+            "%llu other write faults\n", opt.node, rounds, (unsigned long long)xreads,
+            (unsigned long long)silent, (unsigned long long)remote_writes);
+    /* Turn 1 reads and upgrades (marks it); the other rounds - 1 need one fault each. */
+    CHECK(xreads >= (uint64_t)rounds - 2 && silent >= (uint64_t)rounds - 2,
+          "node %d: %llu exclusive reads and %llu silent stores in %d turns", opt.node,
+          (unsigned long long)xreads, (unsigned long long)silent, rounds);
+    CHECK(remote_writes <= 3, "node %d: %llu write faults needed a message",
+          opt.node, (unsigned long long)remote_writes);
+    /* The page of *shared was read then written by its last writer only. */
+    barrier();
+    for (int pass = 0; pass < 3; pass++) {
+        for (int k = 0; k < opt.nodes; k++) {
+            if (k == opt.node) {
+                CHECK(*shared == (uint64_t)opt.nodes, "shared word %llu",
+                      (unsigned long long)*shared);
+                CHECK(*counter == (uint64_t)(rounds * opt.nodes), "counter %llu",
+                      (unsigned long long)*counter);
+            }
+            barrier();
+        }
+    }
+    dsm_get_stats(g_dsm, &s2);
+    /* Every node reads both words in every pass: a marked page taken by a reader
+     * is given away unwritten once, and is then shared: no faults in the last pass. */
+    uint64_t reads = s2.read_faults - s1.read_faults;
+    fprintf(stderr, "node %d: %llu read faults in 3 read-only passes, %llu marks dropped\n",
+            opt.node, (unsigned long long)reads,
+            (unsigned long long)(s2.migratory_cleared - s1.migratory_cleared));
+    CHECK(reads <= 2 * 2, "node %d: %llu read faults reading 2 pages 3 times", opt.node,
+          (unsigned long long)reads);
+    barrier();
+    finish();
+    return atomic_load(&g_failures) ? 1 : 0;
+}
+
 static int test_failure(void)
 {
     size_t npages = 64, size = npages * PAGE;
@@ -776,7 +852,7 @@ int main(int argc, char **argv)
         { "listen-fd", 1, 0, 'l' }, { "shm-name", 1, 0, 's' }, { "ready-fd", 1, 0, 'r' },
         { "secret", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "default-handler", 0, 0, 'D' },
         { "homed", 0, 0, 'H' }, { "read-ahead", 1, 0, 'R' },
-        { "connect-timeout", 1, 0, 'C' }, { 0, 0, 0, 0 },
+        { "connect-timeout", 1, 0, 'C' }, { "exclusive-reads", 0, 0, 'E' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -795,6 +871,7 @@ int main(int argc, char **argv)
         case 'D': opt.default_handler = 1; break;
         case 'H': opt.homed = 1; break;
         case 'R': opt.read_ahead = (unsigned)atoi(optarg); break;
+        case 'E': opt.exclusive_reads = 1; break;
         case 'C': opt.connect_timeout_ms = atoi(optarg); break;
         default: return 2;
         }
@@ -812,6 +889,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(opt.test, "homes")) {
         return test_homes();
+    }
+    if (!strcmp(opt.test, "migratory")) {
+        return test_migratory();
     }
     if (!strcmp(opt.test, "failure")) {
         return test_failure();

@@ -82,7 +82,7 @@ static int free_port(const char *addr, int *hold)
 int main(int argc, char **argv)
 {
     int nodes = 2, threads = 2, kill_last = 0, verbose = 0, default_handler = 0;
-    int expect_exit = EXIT_PEER_FAILED, bad_secret = 0, homed = 0;
+    int expect_exit = EXIT_PEER_FAILED, bad_secret = 0, homed = 0, exclusive_reads = 0;
     const char *read_ahead = NULL;
     double timeout = 120, fail_limit = 5;
     const char *test = "mixed", *transport = "tcp", *node_bin = NULL, *rdma_addr = NULL;
@@ -93,6 +93,7 @@ int main(int argc, char **argv)
         { "kill-last", 0, 0, 'k' }, { "fail-limit", 1, 0, 'f' }, { "verbose", 0, 0, 'v' },
         { "default-handler", 0, 0, 'D' }, { "bad-secret", 0, 0, 'B' },
         { "homed", 0, 0, 'H' }, { "read-ahead", 1, 0, 'R' }, { "rdma-addr", 1, 0, 'A' },
+        { "exclusive-reads", 0, 0, 'E' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
         case 'D': default_handler = 1; expect_exit = 1; break;
         case 'B': bad_secret = 1; break;
         case 'H': homed = 1; break;
+        case 'E': exclusive_reads = 1; break;
         case 'R': read_ahead = optarg; break;
         case 'A': rdma_addr = optarg; break;
         default: return 2;
@@ -192,10 +194,14 @@ int main(int argc, char **argv)
                 "--test", (char *)test, "--transport", (char *)transport,
                 "--addrs", addrs, "--listen-fd", a_lfd, "--shm-name", shm_name,
                 "--ready-fd", a_rfd, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                NULL, NULL,
             };
             int extra = 19;
             if (verbose) {
                 args[extra++] = "--verbose";
+            }
+            if (exclusive_reads) {
+                args[extra++] = "--exclusive-reads";
             }
             if (homed) {
                 args[extra++] = "--homed";

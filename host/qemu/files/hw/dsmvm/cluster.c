@@ -156,6 +156,8 @@ DsmvmCluster *dsmvm_cluster_parse(const char *text, size_t len, Error **errp)
         !cluster_int(kf, "read-ahead", 8, 0, 64,
                      "a number of pages from 0 to 64", &c->read_ahead_pages,
                      errp) ||
+        !cluster_int(kf, "exclusive-reads", 1, 0, 1, "0 (off) or 1 (on)",
+                     &c->exclusive_reads, errp) ||
         !cluster_int(kf, "vcpu-nice", 10, 0, 19, "a number from 0 to 19",
                      &c->vcpu_nice, errp)) {
         goto fail;

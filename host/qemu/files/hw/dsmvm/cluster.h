@@ -44,6 +44,7 @@ typedef struct DsmvmCluster {
     char *shm_name;
     int connect_timeout_s;
     int read_ahead_pages;
+    int exclusive_reads;     /* 0 or 1: dsm_config.exclusive_reads */
     int vcpu_nice;
     char *addresses[DSMVM_MAX_NODES];
     /* cpu_node[i]: the node that runs vCPU i; -1 when no node claims it */

@@ -270,6 +270,7 @@ static bool dsmvm_node_start(DsmvmNode *n, Error **errp)
     cfg.secret_len = strlen(c->secret);
     cfg.connect_timeout_ms = c->connect_timeout_s * 1000;
     cfg.read_ahead_pages = c->read_ahead_pages;
+    cfg.exclusive_reads = (unsigned)c->exclusive_reads;
     n->dsm = dsm_create(&cfg, &cb, err, sizeof(err));
     if (!n->dsm) {
         error_setg(errp, "cannot create the DSM: %s", err);

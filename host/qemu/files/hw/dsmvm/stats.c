@@ -83,6 +83,9 @@ DsmvmStats *dsmvm_stats_get(DsmvmNode *n)
     s->wu_fallbacks = st.wu_fallbacks;
     s->read_ahead_sent = st.read_ahead_sent;
     s->read_ahead_received = st.read_ahead_received;
+    s->exclusive_reads = st.exclusive_reads;
+    s->exclusive_upgrades = st.exclusive_upgrades;
+    s->migratory_cleared = st.migratory_cleared;
     s->msgs_sent = st.msgs_sent;
     s->msgs_received = st.msgs_received;
     s->io_forwarded = qatomic_read(&n->counters.io_forwarded);
