@@ -252,9 +252,10 @@ static int resolution_of(uint32_t page_flags)
 }
 
 /* The first store into an Exclusive page: no other copy exists, so it needs
- * nobody (clearing the write protection wakes the writer).  A local fault. */
-static void upgrade_exclusive(struct dsm *d, uint64_t p, uint8_t *pa, uintptr_t addr,
-                              uint32_t tid)
+ * nobody (clearing the write protection wakes the writer).  A local fault,
+ * counted but without the fault_end probe: perf refuses an SDT probe whose
+ * sites disagree on which arguments are constants. */
+static void upgrade_exclusive(struct dsm *d, uint64_t p, uint8_t *pa)
 {
     struct dsm_page *pg = &d->pages[p];
     if (dsm_uffd_wp(d->uffd, pa, 0) < 0) {
@@ -266,11 +267,6 @@ static void upgrade_exclusive(struct dsm *d, uint64_t p, uint8_t *pa, uintptr_t 
     DSM_STAT_ADD(d, write_faults, 1);
     DSM_STAT_ADD(d, faults_local, 1);
     DSM_STAT_ADD(d, exclusive_upgrades, 1);
-    int region;
-    uint64_t off;
-    page_region_offset(d, p, &region, &off);
-    DTRACE_PROBE8(dsm, fault_end, region, off + (addr & (DSM_PAGE_SIZE - 1)), 1, 0,
-                  DSM_RES_LOCAL, d->self, tid, d->uffd_features.exact_address);
 }
 
 void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
@@ -290,7 +286,7 @@ void dsm_handle_fault(struct dsm *d, uintptr_t addr, int is_write, uint32_t tid)
         return;
     }
     if (is_write && pg->state == DSM_PS_EXCLUSIVE) {
-        upgrade_exclusive(d, p, pa, addr, tid);
+        upgrade_exclusive(d, p, pa);
         return;
     }
     if (pg->pending) {
