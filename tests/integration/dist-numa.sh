@@ -13,17 +13,24 @@ console | grep '^numa:'
 console | grep -q '^numa: node 0 cpus 0 ' || fail "guest NUMA node 0 is not CPU 0"
 console | grep -q '^numa: node 1 cpus 1 ' || fail "guest NUMA node 1 is not CPU 1"
 # The initrd sits in memory homed on the boot node (256 MiB of the 512 MiB), not at the top.
-ramdisk=$(console | sed -n 's/.*RAMDISK: \[mem 0x\([0-9a-f]*\)-0x\([0-9a-f]*\)\].*/\1 \2/p' | head -n 1)
-[ -n "$ramdisk" ] || fail "no RAMDISK line on the console"
-echo "initrd at 0x${ramdisk% *}-0x${ramdisk#* } (numa on)"
-[ $((16#${ramdisk#* })) -lt $((256 << 20)) ] || fail "initrd ends at 0x${ramdisk#* }: not in NUMA node 0"
+ramdisk_end() {   # the last byte of the initrd, from the console's "RAMDISK: [mem A-B]"
+    local r
+    r=$(console | sed -n 's/.*RAMDISK: \[mem 0x[0-9a-f]*-0x\([0-9a-f]*\)\].*/\1/p' | head -n 1)
+    [ -n "$r" ] || fail "no RAMDISK line on the console"
+    echo $((16#$r))
+}
+end=$(ramdisk_end)
+printf 'initrd ends at 0x%x (numa on)\n' "$end"
+[ "$end" -lt $((256 << 20)) ] || fail "numa on: the initrd is not in NUMA node 0 (256 MiB)"
 on=$(summary .dsm_faults_remote_total)
 zero_on=$(summary '[.nodes[].zero_page_installs] | add')
 launch numa-off --nodes 2 --variant tuned --workload numa --numa off --timeout 300 \
     || fail "launcher failed (numa off)"
 console | grep -q '^numa: none$\|^numa: node 0 cpus 0-1 ' || fail "numa off still shows 2 nodes"
 # Without a NUMA topology the loader keeps its place at the top of memory.
-console | grep -q 'RAMDISK: \[mem 0x1f' || fail "numa off: initrd moved from the top of memory"
+end=$(ramdisk_end)
+printf 'initrd ends at 0x%x (numa off)\n' "$end"
+[ "$end" -ge $((256 << 20)) ] || fail "numa off: the initrd moved from the top of memory"
 off=$(summary .dsm_faults_remote_total)
 zero_off=$(summary '[.nodes[].zero_page_installs] | add')
 echo "remote DSM faults: numa on $on, numa off $off; zero-page installs: numa on $zero_on, numa off $zero_off"
