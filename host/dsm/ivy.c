@@ -252,9 +252,10 @@ static int resolution_of(uint32_t page_flags)
 }
 
 /* The first store into an Exclusive page: no other copy exists, so it needs
- * nobody (clearing the write protection wakes the writer).  A local fault,
- * counted but without the fault_end probe: perf refuses an SDT probe whose
- * sites disagree on which arguments are constants. */
+ * nobody (clearing the write protection wakes the writer).  Counted in
+ * exclusive_upgrades only: read_faults + write_faults stay the faults that
+ * the fault_start/fault_end probes see (a profile's total), and perf refuses
+ * an SDT probe whose sites disagree on which arguments are constants. */
 static void upgrade_exclusive(struct dsm *d, uint64_t p, uint8_t *pa)
 {
     struct dsm_page *pg = &d->pages[p];
@@ -263,9 +264,6 @@ static void upgrade_exclusive(struct dsm *d, uint64_t p, uint8_t *pa)
                  (unsigned long long)p);
     }
     pg->state = DSM_PS_MODIFIED;
-    __atomic_fetch_add(&pg->faults, 1, __ATOMIC_RELAXED);
-    DSM_STAT_ADD(d, write_faults, 1);
-    DSM_STAT_ADD(d, faults_local, 1);
     DSM_STAT_ADD(d, exclusive_upgrades, 1);
 }
 

@@ -204,7 +204,8 @@ struct dsm_stats {
     uint64_t read_ahead_sent;      /* pages sent ahead of a read (no fault asked for them) */
     uint64_t read_ahead_received;  /* of those, installed here */
     uint64_t exclusive_reads;      /* read faults asked as writes (migratory pages) */
-    uint64_t exclusive_upgrades;   /* first stores into Exclusive pages (no message) */
+    uint64_t exclusive_upgrades;   /* first stores into Exclusive pages: no message, and
+                                    * not in write_faults (no probe sees them) */
     uint64_t migratory_cleared;    /* Exclusive pages given away unwritten: mark dropped */
     uint64_t app_sent;
     uint64_t app_received;
