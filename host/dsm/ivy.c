@@ -209,9 +209,6 @@ static void drop(struct dsm *d, uint64_t p, uint8_t *pa)
     }
 }
 
-/* The manager sent requester r its grant itself: the request is complete.
- * Queued locally, so the request ends once the current handler returns,
- * never inside it (completing starts the next queued request). */
 /* An exclusively held copy (Modified or Exclusive) becomes Shared, write-protected
  * first.  An Exclusive one was never written here: the migratory mark was wrong. */
 static void downgrade(struct dsm *d, uint64_t p, uint8_t *pa)
@@ -228,6 +225,9 @@ static void downgrade(struct dsm *d, uint64_t p, uint8_t *pa)
     pg->state = DSM_PS_SHARED;
 }
 
+/* The manager sent requester r its grant itself: the request is complete.
+ * Queued locally, so the request ends once the current handler returns,
+ * never inside it (completing starts the next queued request). */
 static void mgr_granted(struct dsm *d, uint64_t p, int r)
 {
     dsm_send(d, d->self, DSM_MSG_DONE, p, (uint64_t)r, 0, NULL, 0);
