@@ -55,7 +55,7 @@ hwaddr dsmvm_initrd_addr(hwaddr addr, uint64_t size, hwaddr kernel_end)
     }
     moved = (end - size) & ~(uint64_t)4095;
     if (moved < start || moved < kernel_end) {
-        /* it would overlap the decompressed kernel: leave it at the top */
+        /* no room in the boot node above the decompressed kernel */
         trace_dsmvm_initrd_kept(addr, size, start, end);
         return addr;
     }
