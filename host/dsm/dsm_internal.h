@@ -58,7 +58,8 @@ struct dsm_mop {
 /* Manager view of a page this node manages (page % n == self). */
 struct dsm_mpage {
     int8_t owner;         /* node holding the valid copy, or DSM_NO_OWNER (zero page) */
-    uint8_t pad[7];
+    uint8_t write_shared; /* a write had to invalidate a copy: never sent ahead again */
+    uint8_t pad[6];
     uint64_t copyset;     /* nodes holding Shared copies */
     struct dsm_mop *op;   /* current request (head), others queued behind via next */
     struct dsm_mop *tail;

@@ -448,9 +448,10 @@ static int on_page(struct dsm *d, int src, const struct dsm_msg_hdr *h, const vo
 
 /* This node owns and manages p and just granted reader r a copy: send r
  * the next pages in the same way while they are idle here (no request in
- * flight or queued), owned and managed here, not yet r's, and have never
- * lost a copy on this node (a page that did is contended: sending it
- * ahead would only add invalidations). */
+ * flight or queued), owned and managed here, not yet r's, and neither lost
+ * a copy on this node nor had copies invalidated for a write (such a page
+ * is contended: a copy sent ahead would only cost the writer an upgrade
+ * and the reader an invalidation, every time the writer writes). */
 static void mgr_read_ahead(struct dsm *d, uint64_t p, int r)
 {
     int ok;
@@ -464,7 +465,7 @@ static void mgr_read_ahead(struct dsm *d, uint64_t p, int r)
         }
         struct dsm_page *qg = &d->pages[q];
         struct dsm_mpage *mq = mpage_of(d, q);
-        if (mq->op || mq->owner != d->self || (mq->copyset & bit(r)) ||
+        if (mq->op || mq->owner != d->self || (mq->copyset & bit(r)) || mq->write_shared ||
             qg->state == DSM_PS_INVALID || qg->pending || qg->invalidations ||
             qg->policy == DSM_POLICY_WRITE_UPDATE) {
             continue;
@@ -679,6 +680,9 @@ static void mgr_start(struct dsm *d, uint64_t p)
             inv &= ~bit(mp->owner);   /* the owner's copy goes with the transfer */
         }
         op->acks = 0;
+        if (inv) {
+            mp->write_shared = 1;
+        }
         for (int j = 0; j < d->n; j++) {
             if (inv & bit(j)) {
                 if (j != d->self) {

@@ -730,6 +730,35 @@ static int test_homes(void)
               (unsigned long long)faults, npages);
     }
     barrier();
+    /* Node 0 writes every page again, invalidating node 1's copies: each page
+     * is now write-shared, and a later read of it gets no page sent ahead
+     * (the writer would only take each one back). */
+    if (opt.node == 0) {
+        for (size_t i = 0; i < npages; i++) {
+            b[i * PAGE] = (uint8_t)(i % 255 + 2);
+        }
+    }
+    barrier();
+    dsm_get_stats(g_dsm, &s0);
+    if (opt.node == 1) {
+        for (size_t i = 0; i < npages; i++) {
+            CHECK(b[i * PAGE] == (uint8_t)(i % 255 + 2), "page %zu after the rewrite: %u, "
+                  "want %u", i, b[i * PAGE], (unsigned)(uint8_t)(i % 255 + 2));
+        }
+        dsm_get_stats(g_dsm, &s1);
+        CHECK(s1.read_faults - s0.read_faults == npages && s1.read_ahead_received ==
+              s0.read_ahead_received, "write-shared pages: %llu read faults and %llu pages "
+              "read ahead for %zu pages, want one fault each and none ahead",
+              (unsigned long long)(s1.read_faults - s0.read_faults),
+              (unsigned long long)(s1.read_ahead_received - s0.read_ahead_received), npages);
+    }
+    barrier();
+    if (opt.node == 0) {
+        dsm_get_stats(g_dsm, &s1);
+        CHECK(s1.read_ahead_sent == s0.read_ahead_sent, "node 0 sent %llu write-shared pages "
+              "ahead", (unsigned long long)(s1.read_ahead_sent - s0.read_ahead_sent));
+    }
+    barrier();
     finish();
     return atomic_load(&g_failures) ? 1 : 0;
 }
