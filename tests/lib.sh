@@ -41,19 +41,25 @@ PY
 summary() { jq -r "$1" "$RUN/summary.json"; }
 console() { cat "$RUN/serial0.log"; }
 
-# wu_page_quiet LABEL: on every node of the last 2-node launch, the first watched page (a
-# write-update page) took at most 4 faults and 4 invalidations. Nothing stores into the
-# tuned tick page after boot (guest patches 0005, 0006, 0010, 0011): the tick, the other
-# writers of the timekeeper and each CPU's switch to one-shot mode publish it, and a run
-# shows 0 faults. One plain store would cost a fault per store while a reader on the other
-# node spins on the sequence count (16 to 95 in the runs before 0010). The stock jiffies
-# page takes thousands.
+# wu_page_quiet LABEL [SYMBOL]: on every node of the last 2-node launch, the watched page
+# holding SYMBOL (default: the first watched page), a write-update page, took at most 4
+# faults and 4 invalidations. Nothing stores into the tuned tick page after boot (guest
+# patches 0005, 0006, 0010, 0011): the tick, the other writers of the timekeeper and each
+# CPU's switch to one-shot mode publish it, and a run shows 0 faults. One plain store would
+# cost a fault per store while a reader on the other node spins on the sequence count (16 to
+# 95 in the runs before 0010). The stock jiffies page takes thousands.
 wu_page_quiet() {
-    local label=$1 i f inv
+    local label=$1 sym=${2:-} i f inv page
     for i in 0 1; do
-        f=$(summary ".nodes[$i].watched_pages[0].faults")
-        inv=$(summary ".nodes[$i].watched_pages[0].invalidations")
-        echo "tuned node$i: $label $(summary ".nodes[$i].watched_pages[0].gpn"): $f faults, $inv invalidations; wu_fallbacks $(summary ".nodes[$i].wu_fallbacks")"
+        if [ -n "$sym" ]; then
+            page="[.nodes[$i].watched_pages[] | select(.symbols | index(\"$sym\"))][0]"
+        else
+            page=".nodes[$i].watched_pages[0]"
+        fi
+        [ "$(summary "$page.gpn")" != null ] || fail "no watched page holds ${sym:-anything} on node$i"
+        f=$(summary "$page.faults")
+        inv=$(summary "$page.invalidations")
+        echo "tuned node$i: $label $(summary "$page.gpn"): $f faults, $inv invalidations; wu_fallbacks $(summary ".nodes[$i].wu_fallbacks")"
         [ "$inv" -le 4 ] || fail "tuned: the $label was invalidated $inv times on node$i"
         [ "$f" -le 4 ] || fail "tuned: the $label faulted $f times on node$i"
     done
