@@ -130,6 +130,7 @@ static void parse_guest_console(const char *text, struct metrics *m)
 {
     parse_console(text, m);
     parse_sysbench(text, m);
+    parse_sysbench_procs(text, m);
     parse_stressng(text, m);
 }
 

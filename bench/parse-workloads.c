@@ -58,6 +58,23 @@ void parse_sysbench(const char *text, struct metrics *m)
     }
 }
 
+/* The sysbench-procs workload: one process per CPU, and the sum of their rates. */
+void parse_sysbench_procs(const char *text, struct metrics *m)
+{
+    const char *line = strstr(text, "sysbench-procs: ");
+    double v;
+
+    while (line) {
+        const char *eol = strchr(line, '\n');
+        const char *total = strstr(line, "total events per second:");
+        if (total && (!eol || total < eol) && number_after(total, "total events per second:", &v)) {
+            metrics_set(m, "sysbench_events_per_s", v);
+            return;
+        }
+        line = strstr(line + 1, "sysbench-procs: ");
+    }
+}
+
 /* A --metrics-brief row: "stress-ng: metrc: [pid] NAME OPS REAL USR SYS RATE RATE". */
 static int stressng_row(const char *line, double *ops, double *rate)
 {

@@ -15,6 +15,7 @@ void parse_summary(const struct json *summary, struct metrics *m);
 void parse_console(const char *text, struct metrics *m);
 /* sysbench's report (any test). */
 void parse_sysbench(const char *text, struct metrics *m);
+void parse_sysbench_procs(const char *text, struct metrics *m);
 /* stress-ng --metrics-brief: bogo ops and bogo ops/s (real time) summed over stressors. */
 void parse_stressng(const char *text, struct metrics *m);
 /* `perf stat -x,` output: context switches, syscalls and sendmsg calls (added up). */

@@ -1,4 +1,4 @@
-title="sysbench cpu, events/s (shares no data)"
+title="sysbench cpu, events/s (its threads share pages of timers, counters and the latency histogram)"
 quick=1
 workload=sysbench-test args=cpu,10
 quick_args=cpu,5

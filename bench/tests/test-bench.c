@@ -129,6 +129,18 @@ static void test_sysbench(void)
     CHECK(isnan(get(&m, "sysbench_mib_per_s")));
     free(t);
 
+    /* sysbench-procs: the total, not a single process's rate; nothing from the others */
+    metrics_init(&m);
+    parse_sysbench_procs(t = sample("sysbench-procs.txt"), &m);
+    CHECK(near(get(&m, "sysbench_events_per_s"), 985.43));
+    parse_sysbench(t, &m);
+    CHECK(near(get(&m, "sysbench_events_per_s"), 985.43));
+    free(t);
+    metrics_init(&m);
+    parse_sysbench_procs(t = sample("sysbench-cpu.txt"), &m);
+    CHECK(isnan(get(&m, "sysbench_events_per_s")));
+    free(t);
+
     metrics_init(&m);
     parse_sysbench(t = sample("sysbench-threads.txt"), &m);
     CHECK(near(get(&m, "sysbench_events_per_s"), 175 / 1.0157));
