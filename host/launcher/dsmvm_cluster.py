@@ -395,7 +395,6 @@ class QemuConfig:
     append: str
     smp: int
     mem_mib: int
-    sockets: int = 1                        # -smp sockets (smp a multiple of it)
     qemu: str = "qemu-system-x86_64"
     accel: str = "tcg"
     node: Optional[NodeObject] = None       # None: an ordinary single QEMU
@@ -417,12 +416,7 @@ def qemu_command(cfg):
         # Distributed guests: in-QEMU irqchip, and no x2APIC (deliveries go through the APIC).
         machine += ",kernel-irqchip=off" if kvm else ""
         cpu += ",-x2apic"
-    if cfg.sockets < 1 or cfg.smp % cfg.sockets:
-        raise ValueError(f"{cfg.smp} vCPUs do not divide into {cfg.sockets} sockets")
-    smp = str(cfg.smp)
-    if cfg.sockets > 1:
-        smp += f",sockets={cfg.sockets},cores={cfg.smp // cfg.sockets}"
-    cmd = [cfg.qemu, "-machine", machine, "-cpu", cpu, "-smp", smp,
+    cmd = [cfg.qemu, "-machine", machine, "-cpu", cpu, "-smp", str(cfg.smp),
            "-m", str(cfg.mem_mib)]
     if cfg.nographic:
         cmd += ["-nographic"]

@@ -158,26 +158,9 @@ with tempfile.TemporaryDirectory() as d:
         check(gpns == ["6145", "6943", "6944"], f"three pages for four symbols: {pairs}")
         check(props.get("node") == "1" and props.get("cluster") == f"{d}/run, 1 x/cluster.conf",
               f"node 1's object: {props}")
-        check(opt_of(cmds[0], "-smp") == "2,sockets=2,cores=1", f"-smp: {opt_of(cmds[0], '-smp')}")
         check(opt_of(cmds[0], "-append").endswith(
             "nokaslr quiet dsmvm.workload=echo-args dsmvm.args=1,2,c%2Cd,e%20f"),
               f"append: {opt_of(cmds[0], '-append')}")
-    # One socket per node when node i runs vCPUs i*k .. i*k+k-1 and the guest has NUMA nodes;
-    # otherwise (uneven nodes, --numa off, one node) one socket, as QEMU's default.
-    for extra, want in ((["--nodes", "2", "--cpus", "2,2"], "4,sockets=2,cores=2"),
-                        (["--nodes", "3", "--cpus", "2,1,1"], "4"),
-                        (["--nodes", "2", "--numa", "off"], "2"),
-                        (["--nodes", "1", "--cpus", "2"], "2")):
-        rc, out, err, made = launch("--print-commands", *extra)
-        smps = [opt_of(shlex.split(line), "-smp") for line in out.splitlines()]
-        check(rc == 0 and smps and all(x == want for x in smps),
-              f"{' '.join(extra)}: -smp {smps}, want {want} ({err})")
-    try:
-        dc.qemu_command(dc.QemuConfig(kernel="k", initrd="i", append="a", smp=3, sockets=2,
-                                      mem_mib=64))
-        check(False, "3 vCPUs were split into 2 sockets")
-    except ValueError as e:
-        check("3 vCPUs do not divide into 2 sockets" in str(e), f"sockets error: {e}")
     for extra, want in ((["--watch", "jiffies_seq,no_such_symbol,other_missing"],
                          "no symbol no_such_symbol, other_missing in"),
                         (["--watch", "twice"], "twice is defined 2 times"),
