@@ -48,9 +48,11 @@ check_two_boots() {   # check_two_boots WHAT: both boots and a clean power-off
     console | grep -q 'DSMVM: reboot workload: boot 2, powering off' ||
         fail "$what: no second boot of the workload"
     console | grep -q 'DSMVM: workload reboot exit=0' || fail "$what: the workload failed"
-    # The new kernel registers its write-update area again after the reset.
-    [ "$(console | grep -c 'is published by write-update')" -eq 2 ] ||
+    # The new kernel registers its write-update areas again after the reset.
+    [ "$(console | grep -c 'tick page .* is published by write-update')" -eq 2 ] ||
         fail "$what: the tick page was not published by write-update in both boots"
+    [ "$(console | grep -c 'vDSO data .* is published by write-update')" -eq 2 ] ||
+        fail "$what: the vDSO data was not published by write-update in both boots"
     grep -q "node0 reset the guest; resetting here too\|node1 reset the guest; resetting here too" \
         "$RUN/node0.log" "$RUN/node1.log" || fail "$what: no node reset for a peer"
 }
