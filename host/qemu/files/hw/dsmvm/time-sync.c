@@ -93,7 +93,7 @@ void dsmvm_time_sync(DsmvmNode *n)
     cpu_timers_shift(best_clock_delta, best_ticks_delta);
     trace_dsmvm_time_sync(best_rtt, best_clock_delta, best_ticks_delta);
     info_report("dsmvm node%u: clocks aligned with node%d (shifted by %" PRId64
-                " ns, round trip %" PRId64 " ns)",
+                " ns and %" PRId64 " TSC ticks, round trip %" PRId64 " ns)",
                 n->node_id, n->cluster->device_node,
-                best_clock_delta, best_rtt);
+                best_clock_delta, best_ticks_delta, best_rtt);
 }
