@@ -42,6 +42,8 @@
 
 #define RDMA_SPIN_NS          20000
 #define RDMA_BACKLOG_APP_MAX  (1024u * 1024u)
+/* How long a stopping node waits for its last frames to be acknowledged. */
+#define RDMA_STOP_DRAIN_MS    2000
 #define EV_STOP    UINT32_MAX
 #define EV_CM_OWN  0x1000u      /* | peer: the connection's own rdma_cm channel */
 #define EV_CM_LSN  0x2000u      /* the listener's channel (ids it accepted) */
@@ -248,6 +250,9 @@ static int poll_conn(struct rdma_transport *t, int j, struct rdma_conn *c)
         if (wc[i].wr_id & RDMA_WR_SEND) {
             pthread_mutex_lock(&c->lock);
             c->free_slots[c->nfree++] = (unsigned)(wc[i].wr_id & (RDMA_WR_SEND - 1));
+            if (c->nfree == RDMA_SEND_DEPTH) {
+                pthread_cond_broadcast(&c->cond);   /* all sent: drain_sends() */
+            }
             int rc = flush_locked(c);
             pthread_mutex_unlock(&c->lock);
             if (rc < 0) {
@@ -472,9 +477,43 @@ static int rdma_send(struct dsm_transport *base, int dst, const struct dsm_msg_h
     return alive ? 0 : -1;
 }
 
+/* What this node still has to send when it stops (its BYE among it) may
+ * wait in the backlog or be in flight.  A socket delivers what it holds
+ * before its FIN; here the disconnect would drop it, and the peer would
+ * take the close for a failure.  So wait, while the receive thread still
+ * posts the backlog as credits come back, until every frame was sent and
+ * acknowledged, or the peer is gone, for at most RDMA_STOP_DRAIN_MS. */
+static void drain_sends(struct rdma_transport *t)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += RDMA_STOP_DRAIN_MS / 1000;
+    dl.tv_nsec += (long)(RDMA_STOP_DRAIN_MS % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    for (int j = 0; j < DSM_MAX_NODES; j++) {
+        struct rdma_conn *c = t->conns[j];
+        if (!c || !atomic_load(&c->alive)) {
+            continue;
+        }
+        pthread_mutex_lock(&c->lock);
+        while (atomic_load(&c->alive) && (c->bl_head || c->nfree < RDMA_SEND_DEPTH)) {
+            if (pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT) {
+                break;
+            }
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
 static void rdma_stop(struct dsm_transport *base)
 {
     struct rdma_transport *t = (struct rdma_transport *)base;
+    if (t->rx_started && !atomic_load(&t->stopping)) {
+        drain_sends(t);
+    }
     atomic_store(&t->stopping, 1);
     if (t->rx_started) {
         uint64_t one = 1;
