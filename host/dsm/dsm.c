@@ -547,17 +547,10 @@ static int wait_locked(struct dsm *d, const struct timespec *deadline)
     return pthread_cond_timedwait(&d->cond, &d->lock, deadline);
 }
 
+/* d->cond waits on CLOCK_MONOTONIC */
 static struct timespec deadline_in(int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
+    return dsm_deadline_ms(CLOCK_MONOTONIC, ms);
 }
 
 void dsm_stop(struct dsm *d)

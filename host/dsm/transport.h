@@ -11,11 +11,27 @@
 #define DSM_TRANSPORT_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "handshake.h"
 #include "proto.h"
 
 struct dsm_transport;
+
+/* The time ms milliseconds from now on clock clk: a pthread_cond_timedwait()
+ * deadline for a condition variable that uses that clock. */
+static inline struct timespec dsm_deadline_ms(clockid_t clk, int ms)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
 
 /* Time a peer that is not authenticated yet gets to finish the handshake
  * once it connected (at most the time left to connect).  Nodes send their

@@ -398,14 +398,7 @@ static int rdma_start(struct dsm_transport *base, char *err, size_t errlen)
  * waits while the backlog is long; 0, or -1 when the I/O timeout passed. */
 static int wait_backlog_locked(struct rdma_transport *t, struct rdma_conn *c)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += t->base.params.io_timeout_ms / 1000;
-    dl.tv_nsec += (long)(t->base.params.io_timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = dsm_deadline_ms(CLOCK_REALTIME, t->base.params.io_timeout_ms);
     while (atomic_load(&c->alive) && c->bl_bytes > RDMA_BACKLOG_APP_MAX) {
         if (pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT) {
             return c->bl_bytes > RDMA_BACKLOG_APP_MAX ? -1 : 0;
@@ -485,14 +478,7 @@ static int rdma_send(struct dsm_transport *base, int dst, const struct dsm_msg_h
  * acknowledged, or the peer is gone, for at most RDMA_STOP_DRAIN_MS. */
 static void drain_sends(struct rdma_transport *t)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += RDMA_STOP_DRAIN_MS / 1000;
-    dl.tv_nsec += (long)(RDMA_STOP_DRAIN_MS % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = dsm_deadline_ms(CLOCK_REALTIME, RDMA_STOP_DRAIN_MS);
     for (int j = 0; j < DSM_MAX_NODES; j++) {
         struct rdma_conn *c = t->conns[j];
         if (!c || !atomic_load(&c->alive)) {
