@@ -61,17 +61,12 @@ void parse_sysbench(const char *text, struct metrics *m)
 /* The sysbench-procs workload: one process per CPU, and the sum of their rates. */
 void parse_sysbench_procs(const char *text, struct metrics *m)
 {
-    const char *line = strstr(text, "sysbench-procs: ");
+    const char *label = "processes, total events per second:";
+    const char *p = strstr(text, "sysbench-procs: ");
     double v;
 
-    while (line) {
-        const char *eol = strchr(line, '\n');
-        const char *total = strstr(line, "total events per second:");
-        if (total && (!eol || total < eol) && number_after(total, "total events per second:", &v)) {
-            metrics_set(m, "sysbench_events_per_s", v);
-            return;
-        }
-        line = strstr(line + 1, "sysbench-procs: ");
+    if (p && (p = strstr(p, label)) && number_after(p, label, &v)) {
+        metrics_set(m, "sysbench_events_per_s", v);
     }
 }
 
