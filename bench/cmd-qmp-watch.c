@@ -1,10 +1,11 @@
 /* cmd-qmp-watch.c - DSM counters of every node at two console markers, over QMP.
  *
  *   dsmvm-bench qmp-watch --run-dir D --nodes N --begin TEXT --end TEXT [--timeout S]
+ *                         [--out FILE]
  *
  * Watches D/serial0.log; when TEXT appears, reads `qom-get /objects/dsmvm stats` from every
  * node (D/qmpI.sock) and appends "begin|end SECONDS FAULTS REMOTE_FAULTS" (host monotonic
- * time, sums over nodes) to D/idle-snapshots.txt. So faults of the boot and of the power-off
+ * time, sums over nodes) to D/FILE (default idle-snapshots.txt). So faults of the boot and of the power-off
  * are not counted in the window between the markers. Between them it appends a "tick" line
  * every second, so that a report can tell a burst from a steady rate. */
 #define _GNU_SOURCE
@@ -107,7 +108,7 @@ static int node_counters(const char *dir, int node, double *faults, double *remo
     return rc;
 }
 
-static int snapshot(const char *dir, int nodes, const char *mark)
+static int snapshot(const char *dir, const char *out, int nodes, const char *mark)
 {
     double faults = 0, remote = 0, t0 = now_s();
     char path[4096];
@@ -119,7 +120,7 @@ static int snapshot(const char *dir, int nodes, const char *mark)
         }
     }
     double t = (t0 + now_s()) / 2;
-    snprintf(path, sizeof(path), "%s/idle-snapshots.txt", dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, out);
     FILE *f = fopen(path, "a");
     if (!f) {
         return -1;
@@ -131,6 +132,7 @@ static int snapshot(const char *dir, int nodes, const char *mark)
 int cmd_qmp_watch(int argc, char **argv)
 {
     const char *dir = NULL, *marks[2] = { NULL, NULL }, *names[2] = { "begin", "end" };
+    const char *out = "idle-snapshots.txt";
     int nodes = 0;
     double timeout = 600;
     char path[4096];
@@ -141,10 +143,11 @@ int cmd_qmp_watch(int argc, char **argv)
         else if (strcmp(argv[i], "--begin") == 0) marks[0] = argv[i + 1];
         else if (strcmp(argv[i], "--end") == 0) marks[1] = argv[i + 1];
         else if (strcmp(argv[i], "--timeout") == 0) timeout = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--out") == 0) out = argv[i + 1];
     }
-    if (!dir || nodes < 1 || !marks[0] || !marks[1]) {
+    if (!dir || nodes < 1 || !marks[0] || !marks[1] || !*out || strchr(out, '/')) {
         fprintf(stderr, "usage: dsmvm-bench qmp-watch --run-dir D --nodes N --begin TEXT "
-                "--end TEXT [--timeout S]\n");
+                "--end TEXT [--timeout S] [--out FILE (a name in D)]\n");
         return 2;
     }
     snprintf(path, sizeof(path), "%s/serial0.log", dir);
@@ -152,7 +155,7 @@ int cmd_qmp_watch(int argc, char **argv)
     for (int next = 0; next < 2 && now_s() < deadline;) {
         char *console = read_text_file(path);
         if (console && strstr(console, marks[next])) {
-            if (snapshot(dir, nodes, names[next]) < 0) {
+            if (snapshot(dir, out, nodes, names[next]) < 0) {
                 free(console);
                 return 1;
             }
@@ -160,7 +163,7 @@ int cmd_qmp_watch(int argc, char **argv)
             next_tick = now_s() + 1;
         } else if (next == 1 && now_s() >= next_tick) {
             /* a node that stopped answering ends the window at the end marker, not here */
-            snapshot(dir, nodes, "tick");
+            snapshot(dir, out, nodes, "tick");
             next_tick += 1;
         } else {
             usleep(20000);

@@ -43,10 +43,19 @@ void parse_dsm_bench(const struct json *j, struct metrics *m)
     metrics_set(m, "dsm_bench_write_us", json_number(json_get(tcp, "write_fault_us"), "median", 0));
 }
 
-/* "begin|tick|end SECONDS FAULTS REMOTE" lines (cmd-qmp-watch.c): the mean rate over the
- * window, and the median of the per-interval rates (about a second each), which a burst at
- * either end of the window (the boot's tail, the workload's exit) does not move. */
-void parse_idle_snapshots(const char *text, struct metrics *m)
+static void set_prefixed(struct metrics *m, const char *prefix, const char *suffix, double v)
+{
+    char name[METRIC_NAME_MAX];
+
+    snprintf(name, sizeof(name), "%s_%s", prefix, suffix);
+    metrics_set(m, name, v);
+}
+
+/* "begin|tick|end SECONDS FAULTS REMOTE" lines (cmd-qmp-watch.c) into PREFIX_* metrics: the
+ * counts and mean rates over the window, and the median of the per-interval rates (about a
+ * second each), which a burst at either end of the window (the boot's tail, the workload's
+ * exit) does not move. */
+static void parse_snapshots(const char *text, const char *prefix, struct metrics *m)
 {
     double t[2] = { 0 }, faults[2] = { 0 }, remote[2] = { 0 };
     double rates[1024], last_t = 0, last_f = 0;
@@ -74,13 +83,29 @@ void parse_idle_snapshots(const char *text, struct metrics *m)
         line = strchr(line, '\n');
         line = line ? line + 1 : NULL;
     }
-    if (seen[0] && seen[1] && t[1] > t[0]) {
-        metrics_set(m, "idle_window_s", t[1] - t[0]);
-        metrics_set(m, "idle_faults_per_s", (faults[1] - faults[0]) / (t[1] - t[0]));
-        metrics_set(m, "idle_remote_faults_per_s", (remote[1] - remote[0]) / (t[1] - t[0]));
-        /* with only begin and end this is the mean again */
-        metrics_set(m, "idle_median_faults_per_s", stats_summarize(rates, nrates).median);
+    if (!seen[0] || !seen[1] || t[1] <= t[0]) {
+        return;
     }
+    double span = t[1] - t[0];
+    set_prefixed(m, prefix, "window_s", span);
+    set_prefixed(m, prefix, "faults", faults[1] - faults[0]);
+    set_prefixed(m, prefix, "remote_faults", remote[1] - remote[0]);
+    set_prefixed(m, prefix, "faults_per_s", (faults[1] - faults[0]) / span);
+    set_prefixed(m, prefix, "remote_faults_per_s", (remote[1] - remote[0]) / span);
+    /* with only begin and end this is the mean again */
+    set_prefixed(m, prefix, "median_faults_per_s", stats_summarize(rates, nrates).median);
+}
+
+/* Between the idle workload's markers. */
+void parse_idle_snapshots(const char *text, struct metrics *m)
+{
+    parse_snapshots(text, "idle", m);
+}
+
+/* From "userspace up" to the workload's exit line: the workload's own faults. */
+void parse_workload_snapshots(const char *text, struct metrics *m)
+{
+    parse_snapshots(text, "workload", m);
 }
 
 void parse_derive(struct metrics *m)
@@ -99,6 +124,17 @@ void parse_derive(struct metrics *m)
     }
     if (metrics_get(m, "perf_context_switches", &v)) {
         metrics_set(m, "ctxsw_per_remote_fault", v / remote);
+    }
+}
+
+/* Per sysbench event, the remote faults of the workload's window: what its sharing costs. */
+void parse_derive_per_event(struct metrics *m)
+{
+    double remote, events;
+
+    if (metrics_get(m, "workload_remote_faults", &remote) && metrics_get(m, "sysbench_events", &events)
+        && events > 0) {
+        metrics_set(m, "remote_faults_per_event", remote / events);
     }
 }
 
@@ -183,6 +219,8 @@ int parse_run_dir(const char *dir, struct metrics *m)
     each_file(dir, "perf-stat", parse_perf_stat, m);
     each_file(dir, "fault-latency", parse_fault_latency, m);
     each_file(dir, "idle-snapshots", parse_idle_snapshots, m);
+    each_file(dir, "workload-snapshots", parse_workload_snapshots, m);
     parse_derive(m);
+    parse_derive_per_event(m);
     return 0;
 }

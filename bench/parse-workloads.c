@@ -58,15 +58,18 @@ void parse_sysbench(const char *text, struct metrics *m)
     }
 }
 
-/* The sysbench-procs workload: one process per CPU, and the sum of their rates. */
+/* The sysbench-procs workload: one process per CPU, and the sums of their rates and events. */
 void parse_sysbench_procs(const char *text, struct metrics *m)
 {
-    const char *label = "processes, total events per second:";
-    const char *p = strstr(text, "sysbench-procs: ");
+    const char *rate = "processes, total events per second:", *count = "processes, total events:";
+    const char *p = strstr(text, "sysbench-procs: "), *q;
     double v;
 
-    if (p && (p = strstr(p, label)) && number_after(p, label, &v)) {
+    if (p && (q = strstr(p, rate)) && number_after(q, rate, &v)) {
         metrics_set(m, "sysbench_events_per_s", v);
+    }
+    if (p && (q = strstr(p, count)) && number_after(q, count, &v)) {
+        metrics_set(m, "sysbench_events", v);
     }
 }
 

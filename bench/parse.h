@@ -26,6 +26,8 @@ void parse_fault_latency(const char *text, struct metrics *m);
 void parse_dsm_bench(const struct json *j, struct metrics *m);
 /* Snapshots taken by `dsmvm-bench qmp-watch`: faults per second between the markers. */
 void parse_idle_snapshots(const char *text, struct metrics *m);
+void parse_workload_snapshots(const char *text, struct metrics *m);
+void parse_derive_per_event(struct metrics *m);
 /* Ratios computed from other metrics of the same run (per remote fault, ...). */
 void parse_derive(struct metrics *m);
 

@@ -218,6 +218,11 @@ run_one() {
             "$TOOL" qmp-watch --run-dir "$dir" --nodes "${nodes:-1}" --begin "DSMVM-IDLE: begin" \
                 --end "DSMVM-IDLE: end" --timeout "$t" > "$dir/qmp-watch.out" 2>&1 &
             watch_pid=$!
+        elif [ "$p" = workload ]; then
+            "$TOOL" qmp-watch --run-dir "$dir" --nodes "${nodes:-1}" --begin "DSMVM: userspace up" \
+                --end "DSMVM: workload $workload exit=" --timeout "$t" \
+                --out workload-snapshots.txt > "$dir/qmp-watch.out" 2>&1 &
+            watch_pid=$!
         fi
         wait "$launcher_pid"
         launcher_pid=
@@ -248,7 +253,8 @@ describe_run() {
          $1 == "floor_us" { w = sprintf(", floor %.0f us", $2) }
          $1 == "syscalls_per_remote_fault" { w = w sprintf(", %.1f syscalls/remote fault", $2) }
          $1 == "dsm_faults_remote" { f = sprintf(", %d remote faults", $2) }
-         END { printf "%s%s%s%s%s\n", s, r ? " (" substr(r, 2) ")" : "", u, w, f }' "$1"
+         $1 == "remote_faults_per_event" { e = sprintf(", %.2f per event", $2) }
+         END { printf "%s%s%s%s%s%s\n", s, r ? " (" substr(r, 2) ")" : "", u, w, f, e }' "$1"
 }
 
 total=${#plan[@]}

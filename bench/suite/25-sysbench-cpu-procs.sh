@@ -9,4 +9,5 @@ baseline=1x2
 # processes share only what the kernel shares, which is what the DSM and the tuned guest handle.
 configs=("1x2|--nodes 1 --cpus 2 --variant tuned"
          "2x1|--nodes 2 --variant tuned")
-metrics="sysbench_events_per_s dsm_faults_remote"
+probe=workload
+metrics="sysbench_events_per_s dsm_faults_remote remote_faults_per_event workload_remote_faults"

@@ -133,6 +133,7 @@ static void test_sysbench(void)
     metrics_init(&m);
     parse_sysbench_procs(t = sample("sysbench-procs.txt"), &m);
     CHECK(near(get(&m, "sysbench_events_per_s"), 985.43));
+    CHECK(near(get(&m, "sysbench_events"), 9856));
     parse_sysbench(t, &m);
     CHECK(near(get(&m, "sysbench_events_per_s"), 985.43));
     free(t);
@@ -281,6 +282,28 @@ static void test_perf_and_derive(void)
     parse_idle_snapshots(t = sample("idle-snapshots.txt"), &m);
     CHECK(near(get(&m, "idle_median_faults_per_s"), 100));
     free(t);
+
+    /* the workload's window: its own counts, and per sysbench event */
+    metrics_init(&m);
+    parse_workload_snapshots("begin 10 100 90\ntick 11 700 690\nend 20 3100 2090\n", &m);
+    CHECK(near(get(&m, "workload_window_s"), 10));
+    CHECK(near(get(&m, "workload_faults"), 3000));
+    CHECK(near(get(&m, "workload_remote_faults"), 2000));
+    CHECK(isnan(get(&m, "idle_window_s")));
+    metrics_set(&m, "sysbench_events", 800);
+    parse_derive_per_event(&m);
+    CHECK(near(get(&m, "remote_faults_per_event"), 2.5));
+    /* one node: no remote fault at all is a count, 0 per event */
+    metrics_init(&m);
+    parse_workload_snapshots("begin 1 10 0\nend 11 20 0\n", &m);
+    metrics_set(&m, "sysbench_events", 800);
+    parse_derive_per_event(&m);
+    CHECK(get(&m, "remote_faults_per_event") == 0);
+    /* no events (not sysbench) or no window: nothing derived */
+    metrics_init(&m);
+    metrics_set(&m, "workload_remote_faults", 5);
+    parse_derive_per_event(&m);
+    CHECK(isnan(get(&m, "remote_faults_per_event")));
 }
 
 static void test_metrics_file(void)
