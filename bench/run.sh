@@ -157,6 +157,10 @@ add_probe() {
     [ $uprobe_added = 1 ] && return 0
     [ -e "$UPROBES" ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
     local def
+    # perf looks SDT notes up in its build-id cache, where a new build is not yet (or is, from
+    # perf record, without its notes): add the binary afresh.
+    perf buildid-cache --remove "$(realpath "$QEMU")" > /dev/null 2>&1
+    perf buildid-cache --add "$(realpath "$QEMU")" > /dev/null 2>&1
     def=$(perf probe -x "$QEMU" -D sdt_dsm:fault_end 2>/dev/null | grep -m 1 '^p:sdt_dsm/fault_end ')
     [ -n "$def" ] && echo "p:$PROBE_GROUP/fault_end ${def#* }" >> "$UPROBES" 2>/dev/null || return 1
     uprobe_added=1
