@@ -5,9 +5,9 @@
  *
  * Watches D/serial0.log; when TEXT appears, reads `qom-get /objects/dsmvm stats` from every
  * node (D/qmpI.sock) and appends "begin|end SECONDS FAULTS REMOTE_FAULTS" (host monotonic
- * time, sums over nodes) to D/FILE (default idle-snapshots.txt). So faults of the boot and of the power-off
- * are not counted in the window between the markers. Between them it appends a "tick" line
- * every second, so that a report can tell a burst from a steady rate. */
+ * time, sums over nodes) to D/FILE (default idle-snapshots.txt). So faults of the boot and
+ * of the power-off are not counted in the window between the markers. Between them it
+ * appends a "tick" line every second, so that a report can tell a burst from a steady rate. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>

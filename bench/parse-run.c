@@ -132,8 +132,8 @@ void parse_derive_per_event(struct metrics *m)
 {
     double remote, events;
 
-    if (metrics_get(m, "workload_remote_faults", &remote) && metrics_get(m, "sysbench_events", &events)
-        && events > 0) {
+    if (metrics_get(m, "workload_remote_faults", &remote)
+        && metrics_get(m, "sysbench_events", &events) && events > 0) {
         metrics_set(m, "remote_faults_per_event", remote / events);
     }
 }
