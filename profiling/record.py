@@ -128,5 +128,8 @@ class Recorder:
             perfmap = f"/tmp/perf-{first[0].split('/')[0]}.map" if first else ""
             if perfmap and os.path.exists(perfmap):
                 shutil.move(perfmap, os.path.join(self.dir, f"node{i}.perfmap"))
+        # The probes are global uprobe events naming this QEMU binary: leave none behind
+        # (perf script has read their formats from perf.data already).
+        subprocess.run(["perf", "probe", "-q", "-d", "sdt_dsm:*"], capture_output=True)
         say(f"profile: recorded in {self.dir}; report: profiling/dsmvm-prof report "
             f"{os.path.dirname(self.dir)}")

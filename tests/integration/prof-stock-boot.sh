@@ -4,7 +4,8 @@
 # whose accesses name jiffies_64/jiffies as data and the timer-tick code as code (acceptance
 # 1); the profiler's per-node fault counts equal the DSM's own counters within 1 % (2); the
 # text report fits 100 columns and the HTML report renders in headless Chromium with its
-# plots (4). suggest lists hot kernel variables that share their page (5).
+# plots (4). suggest lists hot kernel variables that share their page (5). The run removes
+# the uprobes it made.
 . tests/lib.sh
 [ "$(id -u)" -eq 0 ] || skip "needs root (perf probes, userfaultfd)"
 command -v perf > /dev/null || skip "perf is missing (make deps)"
@@ -14,6 +15,8 @@ make -s -C profiling
 PROF=profiling/dsmvm-prof
 launch prof-stock --nodes 2 --variant stock --workload hello --profile --timeout 400 \
     || fail "launcher failed: $(tail -n 3 "$RUN/node0.log" 2>/dev/null)"
+# the probes were made for this run and are gone with it
+! grep sdt_dsm /sys/kernel/tracing/uprobe_events || fail "the profiled run left its uprobes behind"
 $PROF report "$RUN" --quiet --json --top 40 --no-html > "$RUN/prof.json" || fail "report --json"
 $PROF report "$RUN" --top 40 --detail 40 --out "$RUN/profile/report" > "$RUN/prof.txt" \
     || fail "report"
