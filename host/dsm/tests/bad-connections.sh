@@ -63,7 +63,17 @@ bad() { "$BIN/dsm-badconn" --addr "$A0" "$@"; }
 
 if [ "$MODE" = rdma ]; then
     IP=${RDMA_IP:-$("$BIN/dsm-badconn" --default-rdma-addr)}
-    R0=$IP:$1 R1=$IP:$2 R2=$IP:$3
+    # rdma_cm ports below the ephemeral range: the 40 bad connections take ephemeral rdma_cm
+    # ports of their own before node 1 listens, and one of them took node 1's once
+    # ("cannot listen on ...: Address already in use").
+    read -r eph_lo eph_hi < /proc/sys/net/ipv4/ip_local_port_range
+    if [ "$eph_lo" -gt 2100 ]; then
+        rport=$(( eph_lo - 1010 + $$ % 1000 ))
+    else
+        rport=$(( eph_hi + 1 + $$ % 1000 ))
+    fi
+    [ "$rport" -le 65530 ] || rport=20000
+    R0=$IP:$rport R1=$IP:$((rport + 1)) R2=$IP:$((rport + 2))
     rnode() {   # node ID
         "$BIN/dsm-test-node" --node "$1" --nodes 3 --threads 1 --test mixed --transport rdma \
             --addrs "$R0,$R1,$R2" --connect-timeout 120000 --verbose 2>"$OUT/node$1.log" &
