@@ -220,14 +220,17 @@ run_one() {
             --workload "$workload" --args "$args" --timeout "$t" $how "${qemu_opt[@]}" \
             > "$dir/launch.out" 2>&1 &
         launcher_pid=$!
-        if [ "$p" = idle ]; then
-            "$TOOL" qmp-watch --run-dir "$dir" --nodes "${nodes:-1}" --begin "DSMVM-IDLE: begin" \
-                --end "DSMVM-IDLE: end" --timeout "$t" > "$dir/qmp-watch.out" 2>&1 &
-            watch_pid=$!
-        elif [ "$p" = workload ]; then
-            "$TOOL" qmp-watch --run-dir "$dir" --nodes "${nodes:-1}" --begin "DSMVM: userspace up" \
-                --end "DSMVM: workload $workload exit=" --timeout "$t" \
-                --out workload-snapshots.txt > "$dir/qmp-watch.out" 2>&1 &
+        # DSM counters over QMP between two console markers
+        local marks=()
+        case "$p" in
+            idle) marks=("DSMVM-IDLE: begin" "DSMVM-IDLE: end" idle-snapshots.txt) ;;
+            workload) marks=("DSMVM: userspace up" "DSMVM: workload $workload exit="
+                             workload-snapshots.txt) ;;
+        esac
+        if [ ${#marks[@]} -gt 0 ]; then
+            "$TOOL" qmp-watch --run-dir "$dir" --nodes "${nodes:-1}" --begin "${marks[0]}" \
+                --end "${marks[1]}" --out "${marks[2]}" --timeout "$t" \
+                > "$dir/qmp-watch.out" 2>&1 &
             watch_pid=$!
         fi
         wait "$launcher_pid"

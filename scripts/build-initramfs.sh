@@ -4,10 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BUSYBOX=/bin/busybox
-# not grep -q: busybox writes its list line by line, and one that grep stopped reading dies of
-# SIGPIPE, which pipefail reports as a missing busybox
-[ -x "$BUSYBOX" ] && "$BUSYBOX" --list | grep -x poweroff > /dev/null || die "busybox-static is missing: run 'make deps'"
+require_busybox
 for bin in /usr/bin/sysbench /usr/bin/stress-ng; do
     [ -x "$bin" ] || die "$bin is missing: run 'make deps'"
 done

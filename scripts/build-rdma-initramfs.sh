@@ -8,10 +8,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BUSYBOX=/bin/busybox
-# not grep -q: busybox writes its list line by line, and one that grep stopped reading dies of
-# SIGPIPE, which pipefail reports as a missing busybox
-[ -x "$BUSYBOX" ] && "$BUSYBOX" --list | grep -x poweroff > /dev/null || die "busybox-static is missing: run 'make deps'"
+require_busybox
 MULTIARCH=/usr/lib/x86_64-linux-gnu
 PROVIDER=$MULTIARCH/libibverbs/librxe-rdmav34.so
 RXE_DRIVER=/etc/libibverbs.d/rxe.driver

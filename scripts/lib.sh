@@ -4,6 +4,15 @@
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 step() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
+# require_busybox: the static busybox the guest images are built around. Not grep -q: busybox
+# writes its list line by line, and one that grep stopped reading dies of SIGPIPE, which
+# pipefail reports as a missing busybox.
+BUSYBOX=/bin/busybox
+require_busybox() {
+    [ -x "$BUSYBOX" ] && "$BUSYBOX" --list | grep -x poweroff > /dev/null ||
+        die "busybox-static is missing: run 'make deps'"
+}
+
 # timed LABEL CMD...: run CMD, then say how long it took.
 timed() {
     local label=$1; shift
